@@ -1,0 +1,136 @@
+"""One Modbus connection shared by every device on it: a TCP host:port or a serial port.
+
+SPEC: devices that share one serial port, or one TCP host:port, share one connection and their
+requests are serialized, as an RS-485 bus and most TCP-to-RTU converters require. A `ModbusLink`
+owns one pymodbus client, opens it on demand, and maps pymodbus's errors to ours. Reconnection
+is driven by the pollers' own backoff (pymodbus's automatic reconnect is turned off) so that a
+dead unit on a shared bus is retried at its own backed-off rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from gateway.config.models import ModbusDevice, ModbusRtuDevice
+
+from .errors import ExceptionResponse, LinkDown, NoResponse
+
+log = logging.getLogger(__name__)
+
+_READERS = {
+    "coil": "read_coils",
+    "discrete": "read_discrete_inputs",
+    "holding": "read_holding_registers",
+    "input": "read_input_registers",
+}
+
+# pymodbus closes a TCP connection after this many consecutive unanswered requests; on a
+# converter with one dead unit that would cut off the live ones, so we decide ourselves.
+_NO_RESPONSE_LIMIT = 1_000_000
+
+
+class ModbusLink:
+    """A shared, serialized Modbus connection; `read` is the only I/O the pollers do."""
+
+    def __init__(self, key: str, client: AsyncModbusTcpClient | AsyncModbusSerialClient) -> None:
+        self.key = key
+        self._client = client
+        self._client.set_max_no_responses(_NO_RESPONSE_LIMIT)
+        self._lock = asyncio.Lock()
+        self.users = 0
+        """Devices using this link; the registry closes it when the last one leaves."""
+
+    @classmethod
+    def for_device(cls, device: ModbusDevice, timeout: float) -> ModbusLink:
+        """A new link for the connection `device` is on."""
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient
+        if isinstance(device, ModbusRtuDevice):
+            client = AsyncModbusSerialClient(
+                device.serial_port,
+                framer=FramerType.RTU,
+                baudrate=device.baudrate,
+                bytesize=device.bytesize,
+                parity=device.parity,
+                stopbits=device.stopbits,
+                timeout=timeout,
+                retries=0,
+                reconnect_delay=0,
+            )
+        else:
+            client = AsyncModbusTcpClient(
+                device.host, port=device.port, timeout=timeout, retries=0, reconnect_delay=0
+            )
+        return cls(device.link, client)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open now."""
+        return self._client.connected
+
+    async def read(
+        self, table: str, address: int, count: int, unit: int
+    ) -> Sequence[int] | Sequence[bool]:
+        """Read `count` registers or bits of `table` from `unit`, opening the link if needed.
+
+        Raises LinkDown, NoResponse or ExceptionResponse.
+        """
+        async with self._lock:
+            if not self._client.connected and not await self._client.connect():
+                raise LinkDown(f"cannot connect to {self.key}")
+            reader = getattr(self._client, _READERS[table])
+            try:
+                response = await reader(address, count=count, device_id=unit)
+            except ModbusIOException as exc:
+                raise NoResponse(f"no answer from unit {unit} on {self.key}") from exc
+            except ConnectionException as exc:
+                raise LinkDown(f"connection to {self.key} lost") from exc
+            except ModbusException as exc:
+                raise NoResponse(f"bad answer from unit {unit} on {self.key}: {exc}") from exc
+        if response.isError():
+            raise ExceptionResponse(response.exception_code, table, address, count, unit)
+        if table in ("holding", "input"):
+            registers = response.registers
+            if len(registers) < count:
+                raise NoResponse(
+                    f"unit {unit} on {self.key} answered {len(registers)} of {count} registers"
+                )
+            return registers
+        return response.bits[:count]
+
+    def close(self) -> None:
+        """Close the connection (it reopens on the next read)."""
+        self._client.close()
+
+
+class LinkRegistry:
+    """Hands out one `ModbusLink` per connection key, shared by the devices on it."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, ModbusLink] = {}
+
+    def acquire(self, device: ModbusDevice, timeout: float) -> ModbusLink:
+        """The link for `device`, created on first use."""
+        link = self._links.get(device.link)
+        if link is None:
+            link = self._links[device.link] = ModbusLink.for_device(device, timeout)
+        link.users += 1
+        return link
+
+    def release(self, link: ModbusLink) -> None:
+        """A device stopped using `link`; the last one closes it."""
+        link.users -= 1
+        if link.users <= 0:
+            link.close()
+            self._links.pop(link.key, None)
+
+    def close_all(self) -> None:
+        """Close every link (shutdown)."""
+        for link in self._links.values():
+            link.close()
+        self._links.clear()

@@ -1,0 +1,205 @@
+"""Polls one Modbus device at its interval: plan, read, decode, publish one batch per scan.
+
+The read plan comes from `planner.plan_reads`; when a unit answers a block with an exception
+(say 02, illegal address), the block is split into the smallest reads that cover only real
+signals, re-read at once, and the plan remembers: addresses that failed are never read through
+again, and a signal that fails alone is read alone and reported bad with the unit's reason,
+while every other signal keeps flowing.
+
+A unit that does not answer puts the device in `error` and is retried with capped, jittered
+backoff, so that on a shared RS-485 bus its timeouts do not eat the bus's time. Logging follows
+Home Assistant's modbus hub: one error when a device fails, quiet while it stays down, one line
+when it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from gateway.backoff import Backoff
+from gateway.config.models import ModbusDevice, ModbusSignal
+from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.pipeline import Pipeline
+from gateway.status import DeviceStatus
+
+from .codec import compile_block
+from .errors import ExceptionResponse, ModbusError, NoResponse
+from .link import ModbusLink
+from .planner import ReadRequest, gap_addresses, minimum_requests, plan_reads, split_failed
+
+log = logging.getLogger(__name__)
+
+
+class ModbusPoller:
+    """The polling task of one Modbus device on a (possibly shared) link."""
+
+    def __init__(
+        self, device: ModbusDevice, link: ModbusLink, pipeline: Pipeline, status: DeviceStatus
+    ) -> None:
+        self.device = device
+        self.link = link
+        self.pipeline = pipeline
+        self.status = status
+        self._signals: list[ModbusSignal] = list(device.signals)
+        self._avoid: set[tuple[str, int]] = set()
+        self._isolate: set[int] = set()
+        self._plan: list[tuple[ReadRequest, object]] = []
+        self._replan()
+        self._backoff = Backoff(
+            initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
+        )
+        self._down_since: float | None = None
+        self._last_error_published: str | None = None
+        status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
+
+    def _replan(self) -> None:
+        requests = plan_reads(
+            self._signals,
+            max_registers=self.device.max_registers,
+            max_gap=self.device.max_gap,
+            avoid=self._avoid,
+            isolate=self._isolate,
+        )
+        self._plan = [(req, self._compile(req)) for req in requests]
+        self.status.requests_per_scan = len(self._plan)
+
+    def _compile(self, req: ReadRequest) -> object:
+        members = [(i, self._signals[i]) for i in req.members]
+        return compile_block(req.table, req.address, req.count, members)
+
+    async def run(self) -> None:
+        """Poll until cancelled. Never raises for device faults: they show in status."""
+        loop = asyncio.get_running_loop()
+        interval = self.device.interval
+        next_tick = loop.time()
+        while True:
+            ok = await self._scan_once()
+            now = loop.time()
+            if ok:
+                next_tick += interval
+                if next_tick < now:
+                    # The scan overran: skip the missed ticks instead of bursting to catch up.
+                    self.status.overruns += 1
+                    next_tick = now + interval - ((now - next_tick) % interval)
+            else:
+                next_tick = now + self._backoff.next_delay()
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+
+    async def _scan_once(self) -> bool:
+        """One scan: read every block, publish the batch. False when the device failed."""
+        started = time.perf_counter()
+        try:
+            samples = await self.scan()
+        except ModbusError as exc:
+            self._failed(str(exc))
+            return False
+        self._succeeded(samples, (time.perf_counter() - started) * 1000.0)
+        return True
+
+    async def scan(self) -> list[Sample]:
+        """Read every signal once and return its samples, in signal order.
+
+        Raises LinkDown or NoResponse when the device cannot be read at all.
+        """
+        out: list[Sample | None] = [None] * len(self._signals)
+        errors: dict[int, str] = {}
+        replan = False
+        for req, decoder in self._plan:
+            replan |= await self._read_into(req, decoder, out, errors)
+        if replan:
+            self._replan()
+        ts = now_ms()
+        samples: list[Sample] = []
+        for index, sample in enumerate(out):
+            if sample is None:
+                signal = self._signals[index]
+                reason = errors.get(index, "not read")
+                sample = Sample(signal.name, None, BAD, ts, signal.unit, reason)
+            samples.append(sample)
+        return samples
+
+    async def _read_into(
+        self, req: ReadRequest, decoder: object, out: list[Sample | None], errors: dict[int, str]
+    ) -> bool:
+        """Read one block into `out`, splitting it on an exception. True if the plan changed."""
+        try:
+            registers = await self.link.read(req.table, req.address, req.count, self.device.unit)
+        except ExceptionResponse as exc:
+            if not exc.is_address_problem:
+                raise NoResponse(f"device {self.device.id}: {exc}") from exc
+            return await self._split_and_retry(req, exc, out, errors)
+        decoder.decode(registers, now_ms(), out)  # type: ignore[attr-defined]
+        return False
+
+    async def _split_and_retry(
+        self,
+        req: ReadRequest,
+        exc: ExceptionResponse,
+        out: list[Sample | None],
+        errors: dict[int, str],
+    ) -> bool:
+        parts = split_failed(req, self._signals)
+        if len(parts) > 1 or (parts and parts[0] != req):
+            # Read through no gap of this block again, and pin down which signal is wrong.
+            self._avoid |= gap_addresses(req, self._signals)
+            for part in parts:
+                await self._read_into(part, self._compile(part), out, errors)
+            return True
+        # Nothing left to split: the device refuses these very registers.
+        for index in req.members:
+            errors[index] = str(exc)
+        fresh = set(req.members) - self._isolate
+        self._isolate |= fresh
+        return len(req.members) > 1 and bool(fresh)
+
+    def _succeeded(self, samples: list[Sample], latency_ms: float) -> None:
+        status = self.status
+        status.polls_ok += 1
+        status.last_poll = now_ms()
+        status.latency_ms = round(latency_ms, 2)
+        status.signal_errors = {s.signal: s.error for s in samples if s.error is not None}
+        if status.signal_errors:
+            name, error = next(iter(status.signal_errors.items()))
+            more = len(status.signal_errors) - 1
+            status.last_error = f"device {self.device.id}: signal {name}: {error}" + (
+                f" (and {more} more bad signals)" if more else ""
+            )
+        self._backoff.reset()
+        self.pipeline.publish(Batch(self.device.id, status.last_poll, samples))
+        if status.state is not DeviceState.ONLINE:
+            if self._down_since is not None:
+                log.warning(
+                    "device %s: recovered after %.0f s",
+                    self.device.id,
+                    time.monotonic() - self._down_since,
+                )
+            else:
+                log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
+            self._down_since = None
+            if not status.signal_errors:
+                status.last_error = None
+            self._set_state(DeviceState.ONLINE, None)
+
+    def _failed(self, error: str) -> None:
+        status = self.status
+        status.polls_failed += 1
+        message = f"device {self.device.id}: {error}" if self.device.id not in error else error
+        status.last_error = message
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.error("%s; retrying with backoff", message)
+        else:
+            log.debug("%s (still failing)", message)
+        if status.state is not DeviceState.ERROR or self._last_error_published != message:
+            self._set_state(DeviceState.ERROR, message)
+
+    def _set_state(self, state: DeviceState, error: str | None) -> None:
+        self.status.state = state
+        self._last_error_published = error
+        self.pipeline.state_changed(StateChange(self.device.id, state, now_ms(), error))
+
+    def stopped(self) -> None:
+        """Mark the device offline (removed from the config or shutting down)."""
+        self._set_state(DeviceState.OFFLINE, None)

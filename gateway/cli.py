@@ -1,0 +1,122 @@
+"""The `gerbang` command: run, check, demo, sim, version (SPEC "Commands").
+
+Exit codes: 0 success; 1 `check` found errors; 78 (EX_CONFIG) `run` was given an invalid config,
+which the systemd unit lists in RestartPreventExitStatus so a bad config does not restart-loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from gateway import __version__
+
+EX_CONFIG = 78
+DEFAULT_CONFIG = "/etc/gerbang/gateway.yaml"
+
+
+def config_path(arg: str | None) -> Path:
+    """The config file: `-c`, then `$GERBANG_CONFIG`, then /etc/gerbang/gateway.yaml."""
+    return Path(arg or os.environ.get("GERBANG_CONFIG") or DEFAULT_CONFIG)
+
+
+def setup_logging(level: str) -> None:
+    """One line per event on stderr (journald adds the time when run by systemd)."""
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
+    # pymodbus logs every unanswered request at error level; our pollers report once per episode.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL if level != "debug" else logging.DEBUG)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`gerbang run`: load the config and run the gateway until SIGTERM/SIGINT."""
+    from gateway.config.loader import ConfigError, load_config
+    from gateway.runner import run_gateway
+
+    path = config_path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"gerbang: invalid config {path}:", file=sys.stderr)
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return EX_CONFIG
+    setup_logging("debug" if args.verbose else config.gateway.log_level)
+    return asyncio.run(run_gateway(config, path))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`gerbang check`: validate a config; every error on its own line; exit 0 or 1."""
+    from gateway.config.loader import check_main
+
+    return check_main(config_path(args.config))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`gerbang demo`: simulators, a broker, the gateway, and live values, in one command."""
+    from gateway.demo import run_demo
+
+    setup_logging("debug" if args.verbose else "warning")
+    return asyncio.run(run_demo(args))
+
+
+def cmd_version(_args: argparse.Namespace) -> int:
+    """`gerbang version`."""
+    print(f"gerbang {__version__}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="gerbang", description="Telemetry gateway: Modbus and OPC UA to MQTT and InfluxDB."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the gateway in the foreground")
+    run.add_argument(
+        "-c", "--config", help=f"config file (default $GERBANG_CONFIG or {DEFAULT_CONFIG})"
+    )
+    run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate a config file without running it")
+    check.add_argument(
+        "-c", "--config", help=f"config file (default $GERBANG_CONFIG or {DEFAULT_CONFIG})"
+    )
+    check.set_defaults(func=cmd_check)
+
+    demo = sub.add_parser("demo", help="simulated machines, a broker and the gateway, live")
+    demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    demo.set_defaults(func=cmd_demo)
+
+    try:
+        from simulators.cli import register
+    except ImportError:  # the simulators are optional at import time only while being built
+        pass
+    else:
+        register(sub)
+
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(func=cmd_version)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `gerbang` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

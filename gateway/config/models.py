@@ -1,0 +1,398 @@
+"""The config schema (SPEC "Config file"), as pydantic v2 models.
+
+This is the one validator for the config file and the HTTP API. Every model forbids unknown keys
+so that a typo is an error, never silently ignored. Devices are a union discriminated by
+`protocol`. Cross-field rules (a `bit` only on a register read as bool, `length` only on strings,
+register ranges within 0..65535, unique ids and names, profiles that exist) are model validators
+whose messages name the field they concern.
+
+Profiles are merged into devices here: after validation, `ModbusDevice.signals` holds the
+profile's signals overridden and extended by the device's own, so nothing downstream needs to
+know profiles exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    model_validator,
+)
+
+from .types import Duration, Size
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+"""Gateway and device ids: they name MQTT topic levels and InfluxDB tags."""
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+"""Signal names: MQTT topic levels and InfluxDB field keys."""
+LEVEL_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$"
+"""ISA-95 levels (site, area, line): empty, or one topic level."""
+
+RegisterTable = Literal["holding", "input"]
+Table = Literal["coil", "discrete", "holding", "input"]
+ModbusType = Literal[
+    "bool", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"
+]
+Order = Literal["big", "little"]
+
+REGISTER_COUNT: dict[str, int] = {
+    "bool": 1,
+    "int16": 1,
+    "uint16": 1,
+    "int32": 2,
+    "uint32": 2,
+    "float32": 2,
+    "int64": 4,
+    "uint64": 4,
+    "float64": 4,
+}
+"""Registers each type occupies (strings: their `length`)."""
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GatewayIdentity(Strict):
+    """Names this gateway and its place in the plant (ISA-95: site, area, line)."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    site: str = Field("", pattern=LEVEL_PATTERN, max_length=64)
+    area: str = Field("", pattern=LEVEL_PATTERN, max_length=64)
+    line: str = Field("", pattern=LEVEL_PATTERN, max_length=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ApiToken(Strict):
+    """A bearer token allowed to change the config, stored as its sha256 hex digest."""
+
+    name: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+
+
+class ApiConfig(Strict):
+    """The HTTP API's listening address and who may change the config."""
+
+    enabled: bool = True
+    listen: str = Field("127.0.0.1:8080", pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$")
+    tokens: list[ApiToken] = Field(default_factory=list)
+
+
+class TlsConfig(Strict):
+    """TLS for a client connection: the CA to trust, optionally a client certificate and key."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure: bool = False
+    """Skip the server hostname check (self-signed test brokers only)."""
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        return self
+
+
+class MqttConfig(Strict):
+    """The MQTT sink (SPEC "MQTT")."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    client_id: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: TlsConfig | None = None
+    qos: Literal[0, 1, 2] = 1
+    retain: bool = True
+    topic_prefix: str = Field("factory", pattern=r"^[^#+\s]*$")
+    mode: Literal["per_signal", "per_device"] = "per_signal"
+    keepalive: Duration = 30.0
+    max_inflight: int = Field(50, ge=1, le=1000)
+    queue_size: int = Field(10_000, ge=10)
+    """Batches held in memory for this sink while it is slow or disconnected."""
+
+
+class InfluxConfig(Strict):
+    """The InfluxDB sink (SPEC "InfluxDB"): api v2 (org, bucket, token) or v1 (database)."""
+
+    enabled: bool = False
+    url: str = "http://127.0.0.1:8086"
+    api: Literal["v1", "v2"] = "v2"
+    org: str | None = None
+    bucket: str | None = None
+    token: SecretStr | None = None
+    database: str | None = None
+    retention_policy: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval: Duration = 1.0
+    timeout: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _api_fields(self) -> InfluxConfig:
+        if not self.enabled:
+            return self
+        if self.api == "v2":
+            missing = [f for f in ("org", "bucket") if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"api v2 needs {' and '.join(missing)}")
+        elif not self.database:
+            raise ValueError("api v1 needs database")
+        return self
+
+
+class BufferConfig(Strict):
+    """Where the store-and-forward buffer keeps data, and how much it may hold."""
+
+    path: str = "/var/lib/gerbang/buffer"
+    max_size: Size = 1_000_000_000
+
+
+class SignalBase(Strict):
+    """What every signal has, whatever the protocol."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    unit: str | None = Field(None, max_length=32)
+    deadband: float | None = Field(None, ge=0)
+    heartbeat: Duration = 60.0
+
+
+class ModbusSignal(SignalBase):
+    """One value in a Modbus device's tables, and how to decode it."""
+
+    table: Table
+    address: int = Field(ge=0, le=65535)
+    type: ModbusType | None = None
+    """Defaults to bool for coil/discrete and uint16 for holding/input."""
+    byte_order: Order = "big"
+    word_order: Order = "big"
+    bit: int | None = Field(None, ge=0, le=15)
+    length: int | None = Field(None, ge=1, le=125)
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModbusSignal:
+        bit_table = self.table in ("coil", "discrete")
+        if self.type is None:
+            self.type = "bool" if bit_table else "uint16"
+        if bit_table and self.type != "bool":
+            raise ValueError(f"a {self.table} holds one bit: type must be bool, not {self.type}")
+        if self.bit is not None:
+            if bit_table:
+                raise ValueError(f"bit picks a bit of a register; a {self.table} is one bit already")
+            if self.type != "bool":
+                raise ValueError(f"bit needs type bool (the bit is read as a bool), not {self.type}")
+        if self.type == "string":
+            if self.length is None:
+                raise ValueError("a string needs length: the number of registers it spans")
+        elif self.length is not None:
+            raise ValueError("length is only for type string")
+        if self.type in ("bool", "string") and (self.scale != 1.0 or self.offset != 0.0):
+            raise ValueError(f"scale and offset apply to numbers, not to a {self.type}")
+        if self.type in ("bool", "string") and self.deadband is not None:
+            raise ValueError(f"deadband applies to numbers, not to a {self.type}")
+        end = self.address + self.size - 1
+        if end > 65535:
+            raise ValueError(
+                f"{self.type} at address {self.address} spans {self.size} registers, "
+                f"past the last address 65535"
+            )
+        return self
+
+    @property
+    def size(self) -> int:
+        """Registers (or bits) this signal occupies."""
+        if self.table in ("coil", "discrete"):
+            return 1
+        if self.type == "string":
+            return self.length or 1
+        return REGISTER_COUNT[self.type or "uint16"]
+
+
+class OpcUaSignal(SignalBase):
+    """One OPC UA variable, by node id (`ns=2;s=...`, `i=...`, or `nsu=<uri>;s=...`)."""
+
+    node: str = Field(min_length=3)
+
+
+def _signal_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "opcua" if "node" in value else "modbus"
+    return "opcua" if isinstance(value, OpcUaSignal) else "modbus"
+
+
+AnySignal = Annotated[
+    Annotated[ModbusSignal, Tag("modbus")] | Annotated[OpcUaSignal, Tag("opcua")],
+    Discriminator(_signal_kind),
+]
+
+
+class Profile(Strict):
+    """A signal map shared by many identical machines (SPEC "profiles")."""
+
+    signals: list[AnySignal] = Field(default_factory=list)
+
+
+class DeviceBase(Strict):
+    """What every device has, whatever the protocol."""
+
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    enabled: bool = True
+    interval: Duration = 1.0
+    timeout: Duration = 1.0
+    measurement: str = Field("machine", min_length=1, max_length=64)
+    profile: str | None = None
+
+
+class ModbusDeviceBase(DeviceBase):
+    """Modbus options common to TCP and RTU: unit id and read planning."""
+
+    unit: int = Field(1, ge=0, le=255)
+    max_registers: int = Field(125, ge=1, le=125)
+    max_gap: int = Field(10, ge=0, le=124)
+    signals: list[ModbusSignal] = Field(default_factory=list)
+
+
+class ModbusTcpDevice(ModbusDeviceBase):
+    """A Modbus TCP device, or a unit behind a TCP-to-RTU converter."""
+
+    protocol: Literal["modbus-tcp"]
+    host: str = Field(min_length=1)
+    port: int = Field(502, ge=1, le=65535)
+
+    @property
+    def link(self) -> str:
+        """The connection this device shares with every device on the same host and port."""
+        return f"tcp://{self.host}:{self.port}"
+
+
+class ModbusRtuDevice(ModbusDeviceBase):
+    """A Modbus RTU device on a serial port (RS-485 or RS-232)."""
+
+    protocol: Literal["modbus-rtu"]
+    serial_port: str = Field(min_length=1)
+    baudrate: int = Field(9600, ge=300, le=4_000_000)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+    @property
+    def link(self) -> str:
+        """The serial bus this device shares with every device on the same port."""
+        return f"rtu://{self.serial_port}"
+
+
+class OpcUaSecurity(Strict):
+    """OPC UA message security and the client's certificate."""
+
+    policy: Literal["None", "Basic256Sha256"] = "None"
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: str | None = None
+    private_key: str | None = None
+    server_certificate: str | None = None
+    trust_on_first_use: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OpcUaSecurity:
+        if (self.policy == "None") != (self.mode == "None"):
+            raise ValueError("policy None goes with mode None, and a real policy with Sign or SignAndEncrypt")
+        if self.policy != "None" and not (self.certificate and self.private_key):
+            raise ValueError(f"policy {self.policy} needs certificate and private_key")
+        return self
+
+
+class OpcUaDevice(DeviceBase):
+    """An OPC UA server (a machine or a PLC)."""
+
+    protocol: Literal["opcua"]
+    endpoint: str = Field(pattern=r"^opc\.tcp://")
+    security: OpcUaSecurity = Field(default_factory=OpcUaSecurity)
+    username: str | None = None
+    password: SecretStr | None = None
+    subscribe: bool = True
+    signals: list[OpcUaSignal] = Field(default_factory=list)
+
+
+Device = Annotated[
+    ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice, Field(discriminator="protocol")
+]
+ModbusDevice = ModbusTcpDevice | ModbusRtuDevice
+
+
+class Config(Strict):
+    """A whole gateway config file (SPEC "Config file", `version: 1`)."""
+
+    version: Literal[1]
+    gateway: GatewayIdentity
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    influxdb: InfluxConfig = Field(default_factory=InfluxConfig)
+    buffer: BufferConfig = Field(default_factory=BufferConfig)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    devices: list[Device] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_profiles(cls, data: Any) -> Any:
+        """Put each device's profile signals in front of its own (same name: the device's wins).
+
+        Runs before validation so that each merged signal is validated in the device's protocol
+        model; unknown profiles are reported by `_check_references` after validation.
+        """
+        if not isinstance(data, dict):
+            return data
+        profiles = data.get("profiles")
+        devices = data.get("devices")
+        if not isinstance(profiles, dict) or not isinstance(devices, list):
+            return data
+        merged = []
+        for device in devices:
+            if isinstance(device, dict) and isinstance(device.get("profile"), str):
+                profile = profiles.get(device["profile"])
+                base = profile.get("signals") if isinstance(profile, dict) else None
+                if isinstance(base, list):
+                    own = device.get("signals") or []
+                    if isinstance(own, list):
+                        names = {s.get("name") for s in own if isinstance(s, dict)}
+                        kept = [s for s in base if not (isinstance(s, dict) and s.get("name") in names)]
+                        device = {**device, "signals": [*kept, *own]}
+            merged.append(device)
+        return {**data, "devices": merged}
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Config:
+        seen: set[str] = set()
+        for index, device in enumerate(self.devices):
+            if device.id in seen:
+                raise ValueError(f"devices[{index}]: device id '{device.id}' is used twice")
+            seen.add(device.id)
+            if device.profile is not None and device.profile not in self.profiles:
+                known = ", ".join(sorted(self.profiles)) or "none defined"
+                raise ValueError(
+                    f"devices[{index}].profile: no profile '{device.profile}' (profiles: {known})"
+                )
+            names: set[str] = set()
+            for signal in device.signals:
+                if signal.name in names:
+                    raise ValueError(
+                        f"devices[{index}].signals: signal name '{signal.name}' is used twice "
+                        f"in device '{device.id}'"
+                    )
+                names.add(signal.name)
+        return self
+
+    def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:
+        """The device with this id, or None."""
+        return next((d for d in self.devices if d.id == device_id), None)
