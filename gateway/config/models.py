@@ -4,11 +4,12 @@ This is the one validator for the config file and the HTTP API. Every model forb
 so that a typo is an error, never silently ignored. Devices are a union discriminated by
 `protocol`. Cross-field rules (a `bit` only on a register read as bool, `length` only on strings,
 register ranges within 0..65535, unique ids and names, profiles that exist) are model validators
-whose messages name the field they concern.
+that raise every broken rule at once, each at its own field (`rules.rule_error`), so that the
+loader can point at the right line.
 
-Profiles are merged into devices here: after validation, `ModbusDevice.signals` holds the
-profile's signals overridden and extended by the device's own, so nothing downstream needs to
-know profiles exist.
+Profiles are validated where they are written (`profiles.NAME.signals[i]`), then merged into
+devices: after validation, a device's `signals` holds the profile's signals overridden and
+extended by the device's own, so nothing downstream needs to know profiles exist.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,7 +27,8 @@ from pydantic import (
     model_validator,
 )
 
-from .types import Duration, Size
+from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error
+from .types import Duration, Size, number_text
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 """Gateway and device ids: they name MQTT topic levels and InfluxDB tags."""
@@ -98,7 +101,11 @@ class TlsConfig(Strict):
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> TlsConfig:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together: give both or neither")
+            missing = "key_file" if self.key_file is None else "cert_file"
+            given = "cert_file" if missing == "key_file" else "key_file"
+            raise rule_error(
+                [((missing,), f"missing {missing}: {given} needs it (give both or neither)")]
+            )
         return self
 
 
@@ -112,7 +119,7 @@ class MqttConfig(Strict):
     username: str | None = None
     password: SecretStr | None = None
     tls: TlsConfig | None = None
-    qos: Literal[0, 1, 2] = 1
+    qos: Annotated[Literal[0, 1, 2], BeforeValidator(number_text)] = 1
     retain: bool = True
     topic_prefix: str = Field("factory", pattern=r"^[^#+\s]*$")
     mode: Literal["per_signal", "per_device"] = "per_signal"
@@ -143,12 +150,15 @@ class InfluxConfig(Strict):
     def _api_fields(self) -> InfluxConfig:
         if not self.enabled:
             return self
-        if self.api == "v2":
-            missing = [f for f in ("org", "bucket") if not getattr(self, f)]
-            if missing:
-                raise ValueError(f"api v2 needs {' and '.join(missing)}")
-        elif not self.database:
-            raise ValueError("api v1 needs database")
+        needed = ("org", "bucket") if self.api == "v2" else ("database",)
+        missing = [field for field in needed if not getattr(self, field)]
+        if missing:
+            raise rule_error(
+                [
+                    ((field,), f"missing {field}: api {self.api} needs {' and '.join(needed)}")
+                    for field in missing
+                ]
+            )
         return self
 
 
@@ -186,29 +196,42 @@ class ModbusSignal(SignalBase):
     def _consistent(self) -> ModbusSignal:
         bit_table = self.table in ("coil", "discrete")
         if self.type is None:
-            self.type = "bool" if bit_table else "uint16"
+            # Not an assignment: that would validate the model again from inside its validator.
+            self.__dict__["type"] = "bool" if bit_table else "uint16"
+        issues: list[tuple[Loc, str]] = []
         if bit_table and self.type != "bool":
-            raise ValueError(f"a {self.table} holds one bit: type must be bool, not {self.type}")
+            issues.append(
+                (("type",), f"a {self.table} holds one bit: type must be bool, not {self.type}")
+            )
         if self.bit is not None:
             if bit_table:
-                raise ValueError(f"bit picks a bit of a register; a {self.table} is one bit already")
-            if self.type != "bool":
-                raise ValueError(f"bit needs type bool (the bit is read as a bool), not {self.type}")
-        if self.type == "string":
-            if self.length is None:
-                raise ValueError("a string needs length: the number of registers it spans")
-        elif self.length is not None:
-            raise ValueError("length is only for type string")
-        if self.type in ("bool", "string") and (self.scale != 1.0 or self.offset != 0.0):
-            raise ValueError(f"scale and offset apply to numbers, not to a {self.type}")
-        if self.type in ("bool", "string") and self.deadband is not None:
-            raise ValueError(f"deadband applies to numbers, not to a {self.type}")
-        end = self.address + self.size - 1
-        if end > 65535:
-            raise ValueError(
-                f"{self.type} at address {self.address} spans {self.size} registers, "
-                f"past the last address 65535"
+                issues.append(
+                    (("bit",), f"bit picks a bit of a register; a {self.table} is one bit already")
+                )
+            elif self.type != "bool":
+                issues.append(
+                    (("bit",), f"bit needs type bool (the bit is read as a bool), not {self.type}")
+                )
+        if self.type == "string" and self.length is None:
+            issues.append((("length",), "a string needs length: the number of registers it spans"))
+        elif self.type != "string" and self.length is not None:
+            issues.append((("length",), f"length is only for type string, not {self.type}"))
+        if self.type in ("bool", "string"):
+            for field, neutral in (("scale", 1.0), ("offset", 0.0)):
+                if getattr(self, field) != neutral:
+                    issues.append(((field,), f"{field} applies to numbers, not to a {self.type}"))
+            if self.deadband is not None:
+                issues.append((("deadband",), f"deadband applies to numbers, not to a {self.type}"))
+        if self.address + self.size - 1 > 65535:
+            issues.append(
+                (
+                    ("address",),
+                    f"{self.type} at address {self.address} spans {self.size} registers, "
+                    "past the last address 65535",
+                )
             )
+        if issues:
+            raise rule_error(issues)
         return self
 
     @property
@@ -283,10 +306,10 @@ class ModbusRtuDevice(ModbusDeviceBase):
 
     protocol: Literal["modbus-rtu"]
     serial_port: str = Field(min_length=1)
-    baudrate: int = Field(9600, ge=300, le=4_000_000)
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
-    bytesize: Literal[7, 8] = 8
+    baudrate: int = Field(SERIAL_DEFAULTS["baudrate"], ge=300, le=4_000_000)
+    parity: Literal["N", "E", "O"] = SERIAL_DEFAULTS["parity"]
+    stopbits: Annotated[Literal[1, 2], BeforeValidator(number_text)] = SERIAL_DEFAULTS["stopbits"]
+    bytesize: Annotated[Literal[7, 8], BeforeValidator(number_text)] = SERIAL_DEFAULTS["bytesize"]
 
     @property
     def link(self) -> str:
@@ -306,10 +329,21 @@ class OpcUaSecurity(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcUaSecurity:
+        issues: list[tuple[Loc, str]] = []
         if (self.policy == "None") != (self.mode == "None"):
-            raise ValueError("policy None goes with mode None, and a real policy with Sign or SignAndEncrypt")
-        if self.policy != "None" and not (self.certificate and self.private_key):
-            raise ValueError(f"policy {self.policy} needs certificate and private_key")
+            issues.append(
+                (
+                    ("mode",),
+                    f"mode {self.mode} does not fit policy {self.policy}: policy None goes with "
+                    "mode None, and a real policy with Sign or SignAndEncrypt",
+                )
+            )
+        if self.policy != "None":
+            for field in ("certificate", "private_key"):
+                if not getattr(self, field):
+                    issues.append(((field,), f"missing {field}: policy {self.policy} needs it"))
+        if issues:
+            raise rule_error(issues)
         return self
 
 
@@ -325,9 +359,7 @@ class OpcUaDevice(DeviceBase):
     signals: list[OpcUaSignal] = Field(default_factory=list)
 
 
-Device = Annotated[
-    ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice, Field(discriminator="protocol")
-]
+Device = Annotated[ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice, Field(discriminator="protocol")]
 ModbusDevice = ModbusTcpDevice | ModbusRtuDevice
 
 
@@ -343,54 +375,27 @@ class Config(Strict):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _merge_profiles(cls, data: Any) -> Any:
-        """Put each device's profile signals in front of its own (same name: the device's wins).
-
-        Runs before validation so that each merged signal is validated in the device's protocol
-        model; unknown profiles are reported by `_check_references` after validation.
-        """
-        if not isinstance(data, dict):
-            return data
-        profiles = data.get("profiles")
-        devices = data.get("devices")
-        if not isinstance(profiles, dict) or not isinstance(devices, list):
-            return data
-        merged = []
-        for device in devices:
-            if isinstance(device, dict) and isinstance(device.get("profile"), str):
-                profile = profiles.get(device["profile"])
-                base = profile.get("signals") if isinstance(profile, dict) else None
-                if isinstance(base, list):
-                    own = device.get("signals") or []
-                    if isinstance(own, list):
-                        names = {s.get("name") for s in own if isinstance(s, dict)}
-                        kept = [s for s in base if not (isinstance(s, dict) and s.get("name") in names)]
-                        device = {**device, "signals": [*kept, *own]}
-            merged.append(device)
-        return {**data, "devices": merged}
-
     @model_validator(mode="after")
-    def _check_references(self) -> Config:
-        seen: set[str] = set()
-        for index, device in enumerate(self.devices):
-            if device.id in seen:
-                raise ValueError(f"devices[{index}]: device id '{device.id}' is used twice")
-            seen.add(device.id)
-            if device.profile is not None and device.profile not in self.profiles:
-                known = ", ".join(sorted(self.profiles)) or "none defined"
-                raise ValueError(
-                    f"devices[{index}].profile: no profile '{device.profile}' (profiles: {known})"
-                )
-            names: set[str] = set()
-            for signal in device.signals:
-                if signal.name in names:
-                    raise ValueError(
-                        f"devices[{index}].signals: signal name '{signal.name}' is used twice "
-                        f"in device '{device.id}'"
-                    )
-                names.add(signal.name)
+    def _references_and_profiles(self) -> Config:
+        """Check the file-wide rules, then merge each device's profile into its signals.
+
+        Profiles are validated on their own (errors point at the profile, once), and merged only
+        once everything is valid: the profile's signals first, minus those the device redefines
+        by name, then the device's own.
+        """
+        # What was written, not the defaults: so that messages can tell the two apart.
+        view = self.model_dump(include={"profiles", "devices"}, exclude_unset=True)
+        issues = reference_issues(view.get("profiles"), view.get("devices"))
+        if issues:
+            raise rule_error(issues)
+        for device in self.devices:
+            if device.profile is None:
+                continue
+            own = device.signals
+            names = {signal.name for signal in own}
+            profile = self.profiles[device.profile]
+            base = [s.model_copy() for s in profile.signals if s.name not in names]
+            device.signals = [*base, *own]  # type: ignore[assignment,list-item]
         return self
 
     def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:

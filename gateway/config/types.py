@@ -1,4 +1,4 @@
-"""Config value types a technician writes as text: durations (`250ms`, `1s`, `2m`) and sizes (`1GB`).
+"""Config values a technician writes as text: durations (`250ms`, `1s`, `2m`), sizes (`1GB`).
 
 Each parser raises ValueError with a message that teaches the expected form, in the manner of
 ESPHome ("'60' has no time unit; did you mean '60s'?"), because a bare number is the most common
@@ -8,11 +8,13 @@ mistake and its unit cannot be guessed safely.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+# Milliseconds per unit: parsing computes in Decimal so that `1.1s` is exactly float 1.1.
+_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h)\s*$")
 _SIZE_UNITS = {
     "b": 1,
@@ -33,9 +35,7 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 500ms, 1s or 2m, got {value!r}")
     if isinstance(value, int | float):
-        raise ValueError(
-            f"'{value}' has no time unit; did you mean '{value}s' or '{value}ms'?"
-        )
+        raise ValueError(f"'{value}' has no time unit; did you mean '{value}s' or '{value}ms'?")
     if not isinstance(value, str):
         raise ValueError(f"expected a duration such as 500ms, 1s or 2m, got {value!r}")
     match = _DURATION_RE.match(value)
@@ -46,7 +46,7 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"'{value}' is not a duration; write a number and a unit: ms, s, m or h (500ms, 1s, 2m)"
         )
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    return float(Decimal(match.group(1)) * _DURATION_UNITS[match.group(2)] / 1000)
 
 
 def format_duration(seconds: float) -> str:
@@ -70,8 +70,13 @@ def parse_size(value: object) -> int:
         raise ValueError(f"expected a size such as 500MB or 1GB, got {value!r}")
     match = _SIZE_RE.match(value)
     if not match:
-        raise ValueError(f"'{value}' is not a size; write a number and a unit: KB, MB or GB (500MB)")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+        bare = value.strip()
+        if re.fullmatch(r"\d+(\.\d+)?", bare):
+            raise ValueError(f"'{bare}' has no unit; did you mean '{bare}MB' or '{bare}GB'?")
+        raise ValueError(
+            f"'{value}' is not a size; write a number and a unit: B, KB, MB or GB (500MB, 1GB)"
+        )
+    return int(Decimal(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
 
 
 def format_size(size: int) -> str:
@@ -80,6 +85,17 @@ def format_size(size: int) -> str:
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return f"{size}B"
+
+
+def number_text(value: object) -> object:
+    """An int from whole-number text (`"1"`, as `${VAR}` gives), anything else unchanged.
+
+    For the fields whose choices are numbers (`qos: 0|1|2`): pydantic converts text to numbers
+    for int fields, not for a Literal of ints.
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
 
 
 Duration = Annotated[

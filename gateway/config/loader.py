@@ -1,0 +1,151 @@
+"""Load and validate a gateway config: file, YAML text or already-parsed JSON, every error at once.
+
+The one entry point for config, whatever its source: `gerbang run` and `gerbang check` read a
+file, the HTTP API validates JSON. Each failure is a `ConfigError` listing every problem as
+`FILE:LINE: path: message`, sorted by line:
+
+- the file cannot be read, or is not YAML (the line YAML gives);
+- `${VAR}` names an unset variable (the line of the value);
+- a field is invalid (pydantic's errors, rewritten by `messages`);
+- a file-wide rule is broken (`rules.reference_issues`: duplicate ids, unknown profiles, ...),
+  also reported when other fields are invalid, so that one run shows everything.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from .issues import ConfigError, ConfigIssue, format_path, sorted_issues
+from .messages import translate
+from .models import Config
+from .rules import RULE_ERROR, Loc, reference_issues
+from .source import Document, YamlProblem, parse_yaml
+
+__all__ = [
+    "ConfigError",
+    "ConfigIssue",
+    "check_main",
+    "load_config",
+    "parse_config_text",
+    "validate_data",
+]
+
+
+def _check(data: object) -> tuple[Config | None, list[tuple[Loc, str]]]:
+    """The config, or every problem of plain config data as (location, message)."""
+    if not isinstance(data, Mapping):
+        shown = "an empty file" if data is None else f"a {type(data).__name__}"
+        return None, [((), f"expected a mapping (version: 1, gateway:, devices: ...), got {shown}")]
+    try:
+        return Config.model_validate(data), []
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        found = [pair for error in errors for pair in translate(error, data)]
+        if not any(error["type"] == RULE_ERROR and not error["loc"] for error in errors):
+            # Config checks the file-wide rules only when every field is valid: check them here.
+            found += reference_issues(data.get("profiles"), data.get("devices"))
+        return None, found
+
+
+def _validate(data: object, doc: Document | None, filename: str | None) -> Config:
+    config, problems = _check(data)
+    if doc is not None:
+        env_locs = [loc for loc, _ in doc.env_problems]
+        # A value with an unset variable fails validation too; its variable is the news.
+        problems = [
+            (loc, message)
+            for loc, message in problems
+            if not any(loc[: len(env_loc)] == env_loc for env_loc in env_locs)
+        ]
+        problems = doc.env_problems + problems
+    if problems:
+        raise ConfigError(
+            sorted_issues(
+                ConfigIssue(
+                    filename,
+                    doc.line_of(loc) if doc is not None else None,
+                    format_path(loc),
+                    message,
+                )
+                for loc, message in problems
+            )
+        )
+    assert config is not None  # no problems means the model validated
+    return config
+
+
+def parse_config_text(
+    text: str, filename: str | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Parse and validate YAML config text; `filename` only names it in issues.
+
+    `env` defaults to the process environment. Raises ConfigError.
+    """
+    try:
+        doc = parse_yaml(text, os.environ if env is None else env)
+    except YamlProblem as exc:
+        raise ConfigError([ConfigIssue(filename, exc.line, "", exc.message)]) from exc
+    return _validate(doc.data, doc, filename)
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read, parse and validate a config file. Raises ConfigError, also when it cannot be read."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ConfigError([ConfigIssue(name, None, "", "no such file")]) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError([ConfigIssue(name, None, "", "is a directory, not a file")]) from exc
+    except PermissionError as exc:
+        raise ConfigError(
+            [ConfigIssue(name, None, "", "permission denied: the gateway cannot read it")]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [ConfigIssue(name, line, "", "not UTF-8 text (save the file as UTF-8)")]
+        ) from exc
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(name, None, "", f"cannot read: {exc.strerror}")]) from exc
+    return parse_config_text(text, name, env)
+
+
+def validate_data(data: object) -> Config:
+    """Validate already-parsed data (JSON from the HTTP API): the same messages, no lines.
+
+    No `${VAR}` substitution: that belongs to files. Raises ConfigError.
+    """
+    return _validate(data, None, None)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def check_main(
+    path: str | Path, out: TextIO | None = None, env: Mapping[str, str] | None = None
+) -> int:
+    """`gerbang check`: print every problem as `FILE:LINE: path: message`; 0 if valid, else 1.
+
+    A valid file prints one line: `FILE: valid (3 devices, 42 signals)`.
+    """
+    out = sys.stdout if out is None else out
+    try:
+        config = load_config(path, env)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=out)
+        return 1
+    signals = sum(len(device.signals) for device in config.devices)
+    print(
+        f"{path}: valid ({_count(len(config.devices), 'device')}, {_count(signals, 'signal')})",
+        file=out,
+    )
+    return 0
