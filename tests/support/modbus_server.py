@@ -32,7 +32,7 @@ def free_port() -> int:
 
 @dataclass
 class RegisterBank:
-    """The values of one unit: `tables[table][address] = value` (ints for registers, bools for bits)."""
+    """The values of one unit: `tables[table][address] = value` (ints, or bools for bits)."""
 
     tables: dict[str, dict[int, int | bool]] = field(
         default_factory=lambda: {"coil": {}, "discrete": {}, "holding": {}, "input": {}}
@@ -71,15 +71,15 @@ class BankServer:
             action=self._action(unit),
         )
 
-    def _action(self, unit: int):  # noqa: ANN202 - pymodbus's callback signature
-        async def action(fc, start, address, count, registers, set_values):  # noqa: ANN001
+    def _action(self, unit: int):
+        async def action(fc, start, address, count, registers, set_values):
             bank = self.banks[unit]
             if bank.silent:
                 await asyncio.sleep(3600)
             table = _FC_TABLE[fc]
             values = bank.tables[table]
             if set_values is not None:
-                for i, value in enumerate(set_values):
+                for i in range(len(set_values)):
                     if address + i not in values:
                         return ExcCodes.ILLEGAL_ADDRESS
                 bank.set(table, address, list(set_values))

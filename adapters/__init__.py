@@ -1,0 +1,1 @@
+"""Protocol adapters: one package per protocol, each turning device reads into sample batches."""
