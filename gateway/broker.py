@@ -1,0 +1,97 @@
+"""A local MQTT broker for `gerbang demo`: the one already answering on 127.0.0.1:1883, or a
+mosquitto started in a temporary folder for as long as the demo runs.
+
+Only the demo uses this; a production gateway talks to the broker its config names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MOSQUITTO_PATHS = ("mosquitto", "/usr/sbin/mosquitto")
+
+
+@dataclass(frozen=True)
+class Broker:
+    """Where the demo's broker listens, and whether the demo started it."""
+
+    host: str
+    port: int
+    started_here: bool
+
+
+def answers(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def find_mosquitto() -> str | None:
+    """The mosquitto binary, if installed (Debian puts it in /usr/sbin)."""
+    for candidate in MOSQUITTO_PATHS:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@contextlib.asynccontextmanager
+async def local_broker(host: str = "127.0.0.1", port: int = 1883) -> AsyncIterator[Broker]:
+    """Use the broker on host:port, or start mosquitto there until the block exits."""
+    if answers(host, port):
+        yield Broker(host, port, started_here=False)
+        return
+    binary = find_mosquitto()
+    if binary is None:
+        raise RuntimeError(
+            f"no MQTT broker answers on {host}:{port} and mosquitto is not installed; "
+            "install it with: sudo apt-get install mosquitto (make demo does this)"
+        )
+    with tempfile.TemporaryDirectory(prefix="gerbang-broker-") as tmp:
+        conf = Path(tmp) / "mosquitto.conf"
+        # As root, mosquitto would drop to user "mosquitto", who cannot read our private folder.
+        as_root = "user root\n" if os.geteuid() == 0 else ""
+        conf.write_text(
+            f"listener {port} {host}\nallow_anonymous true\npersistence false\n"
+            f"log_dest file {tmp}/mosquitto.log\n{as_root}"
+        )
+        proc = await asyncio.create_subprocess_exec(
+            binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not answers(host, port, timeout=0.2):
+                if proc.returncode is not None or time.monotonic() > deadline:
+                    detail = _tail(Path(tmp, "mosquitto.log"))
+                    raise RuntimeError(f"mosquitto did not start on {host}:{port}: {detail}")
+                await asyncio.sleep(0.05)
+            yield Broker(host, port, started_here=True)
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                try:
+                    await asyncio.wait_for(proc.wait(), 5)
+                except TimeoutError:
+                    proc.kill()
+                    await proc.wait()
+
+
+def _tail(path: Path, size: int = 500) -> str:
+    """The end of a log file, or nothing."""
+    try:
+        return path.read_text()[-size:]
+    except OSError:
+        return ""
