@@ -106,10 +106,7 @@ class Gateway:
     async def stop(self, deadline: float = 5.0) -> None:
         """Stop polling, mark devices offline, flush and close the sinks, within `deadline` s."""
         self.running = False
-        tasks = [d.task for d in self.devices.values() if d.task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait([d.task for d in self.devices.values() if d.task], deadline / 2)
         for running in self.devices.values():
             if running.poller is not None:
                 running.poller.stopped()
@@ -121,9 +118,7 @@ class Gateway:
                     await asyncio.gather(*closers, return_exceptions=True)
             except TimeoutError:
                 log.warning("sinks did not finish closing within %.1f s", deadline)
-        for task in self._sink_tasks:
-            task.cancel()
-        await asyncio.gather(*self._sink_tasks, return_exceptions=True)
+        await cancel_and_wait(self._sink_tasks, deadline / 2)
         log.info("gateway %s stopped", self.config.gateway.id)
 
     def summary(self) -> str:
@@ -136,6 +131,23 @@ class Gateway:
                 f"{st.name} {'connected' if st.connected else 'disconnected'}, backlog {st.backlog}"
             )
         return "; ".join(parts)
+
+
+async def cancel_and_wait(tasks: list[asyncio.Task[None]], timeout: float) -> None:
+    """Cancel `tasks` and wait for them, cancelling again any that swallowed the cancellation.
+
+    Python 3.11's `asyncio.wait_for` (used inside pymodbus's connect) loses a cancellation that
+    arrives as the awaited call fails; one `cancel()` is then not enough to stop a poller.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {task for task in tasks if not task.done()}
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+    for task in pending:
+        log.warning("task %s did not stop within %.1f s", task.get_name(), timeout)
 
 
 async def _supervised(what: str, run: Callable[[], Awaitable[None]]) -> None:
