@@ -1,53 +1,60 @@
-"""The MQTT sink against a real mosquitto: topics, payloads, states, auth, restarts, overflow."""
+"""The MQTT sink against a real mosquitto on loopback, watched by a real paho subscriber.
+
+Covers SPEC "MQTT" (topics, exact payloads, per_signal and per_device, retained `$state`, the
+gateway's retained state, its last will and clean goodbye), authentication, TLS, and the
+delivery guarantees: broker restarts and unacknowledged in-flight messages lose nothing and keep
+the order, a full queue drops the oldest and counts them, the in-flight window bounds paho.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+import logging
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.backoff import Backoff
 from gateway.config.models import GatewayIdentity, MqttConfig
-from gateway.model import BAD, GOOD, Batch, DeviceState, Sample, StateChange
+from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
 from gateway.sinks.mqtt import MqttSink
-from tests.support.mosquitto import Mosquitto, Subscriber
+from tests.support.mosquitto import (
+    PASSWORD,
+    USER,
+    Mosquitto,
+    Subscriber,
+    make_certificates,
+)
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parents[2]
 IDENTITY = GatewayIdentity(id="casting-01", site="pasuruan", area="casting", line="line-1")
 BASE = "factory/pasuruan/casting/line-1"
+GATEWAY = "factory/pasuruan/$gateway/casting-01"
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    server = Mosquitto(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def subscriber(broker: Mosquitto) -> AsyncIterator[Subscriber]:
-    sub = Subscriber(broker)
-    await sub.ready()
-    yield sub
-    sub.close()
-
-
-class Running:
-    """A started sink whose task is cancelled and whose client is closed at the end."""
+class Sinks:
+    """Starts sinks with their `run()` task; closes them and cancels the tasks at the end."""
 
     def __init__(self) -> None:
         self.items: list[tuple[MqttSink, asyncio.Task[None]]] = []
 
     def start(self, broker: Mosquitto, **fields: Any) -> MqttSink:
         config = MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
-        sink = MqttSink(config, IDENTITY, "9.9.9")
-        self.items.append((sink, asyncio.create_task(sink.run())))
+        # Short backoff so restart tests stay quick; the production default starts at 1 s.
+        sink = MqttSink(config, IDENTITY, "9.9.9", backoff=Backoff(initial=0.5, maximum=2.0))
+        self.items.append((sink, asyncio.create_task(sink.run(), name="test mqtt sink")))
         return sink
+
+    def task(self, sink: MqttSink) -> asyncio.Task[None]:
+        return next(task for s, task in self.items if s is sink)
 
     async def close(self) -> None:
         for sink, task in self.items:
@@ -57,179 +64,348 @@ class Running:
 
 
 @pytest.fixture
-async def running() -> AsyncIterator[Running]:
-    holder = Running()
+async def sinks() -> AsyncIterator[Sinks]:
+    holder = Sinks()
     yield holder
     await holder.close()
 
 
 def scan(device: str, ts: int, **values: Any) -> Batch:
+    """A batch of good samples; None makes a bad one."""
     samples = [
-        Sample(name, None, BAD, ts, None, "broken")
-        if value is None
-        else Sample(name, value, GOOD, ts)
-        for name, value in values.items()
+        Sample(name, v, GOOD, ts) if v is not None else Sample(name, None, BAD, ts, None, "x")
+        for name, v in values.items()
     ]
     return Batch(device, ts, samples)
 
 
-async def test_per_signal_topics_and_exact_payloads(broker, subscriber, running) -> None:
-    sink = running.start(broker)
+async def wait_connected(sink: MqttSink, timeout: float = 10.0) -> None:
+    await eventually(lambda: sink.status().connected, timeout)
+
+
+async def wait_refused(sink: MqttSink, timeout: float = 10.0) -> None:
+    """Wait until a reconnect attempt has failed: the next one is a backoff delay away (≥0.4 s
+    here), time enough to start the broker and subscribe before the sink comes back."""
+    await eventually(lambda: "refused" in (sink.status().last_error or ""), timeout)
+
+
+# -- topics and payloads -----------------------------------------------------------------------
+
+
+async def test_per_signal_topics_and_exact_payloads(mosquitto, subscriber, sinks) -> None:
+    sink = sinks.start(mosquitto)
     sink.submit(
         Batch(
             "furnace-1",
-            1000,
+            1795389160779,
             [
-                Sample("melt_temp", 1452.5, GOOD, 1000, "degC"),
-                Sample("parts", 123456789, GOOD, 1000),
-                Sample("door_open", True, GOOD, 1000),
-                Sample("recipe", "PP-ABS", GOOD, 1000),
-                Sample("broken", None, BAD, 1000, "kW", "not a finite number: nan"),
+                Sample("melt_temp", 1452.3, GOOD, 1795389160779, "degC"),
+                Sample("parts", 123456789, GOOD, 1795389160779),
+                Sample("door_open", True, GOOD, 1795389160779),
+                Sample("recipe", "PP-ABS", UNCERTAIN, 1795389160779),
+                Sample("power_kw", None, BAD, 1795389160779, "kW", "not a finite number: nan"),
             ],
         )
     )
     topic = f"{BASE}/furnace-1/"
-    await subscriber.wait_for(lambda: subscriber.last(topic + "broken"))
-    assert subscriber.last(topic + "melt_temp").json() == {
-        "value": 1452.5,
-        "ts": 1000,
-        "quality": "good",
-        "unit": "degC",
+    await subscriber.wait_for(lambda: subscriber.last(topic + "power_kw"))
+    ts = 1795389160779
+    expected = {
+        "melt_temp": {"value": 1452.3, "ts": ts, "quality": "good", "unit": "degC"},
+        "parts": {"value": 123456789, "ts": ts, "quality": "good"},
+        "door_open": {"value": True, "ts": ts, "quality": "good"},
+        "recipe": {"value": "PP-ABS", "ts": ts, "quality": "uncertain"},
+        "power_kw": {
+            "value": None,
+            "ts": ts,
+            "quality": "bad",
+            "unit": "kW",
+            "error": "not a finite number: nan",
+        },
     }
-    assert subscriber.last(topic + "parts").json() == {
-        "value": 123456789,
-        "ts": 1000,
-        "quality": "good",
-    }
-    assert subscriber.last(topic + "door_open").json()["value"] is True
-    assert subscriber.last(topic + "recipe").json()["value"] == "PP-ABS"
-    assert subscriber.last(topic + "broken").json() == {
-        "value": None,
-        "ts": 1000,
-        "quality": "bad",
-        "unit": "kW",
-    }
-    assert subscriber.last(topic + "melt_temp").retain is False, (
-        "live message, not the retained copy"
-    )
+    for signal, payload in expected.items():
+        assert subscriber.values(topic + signal) == [payload], signal
+    assert type(subscriber.last(topic + "parts").json()["value"]) is int
+    assert subscriber.last(topic + "melt_temp").retain is False, "a live message, not a replay"
     await eventually(lambda: sink.status().delivered == 5)
+    assert sink.status().backlog == 0
 
 
-async def test_per_device_one_message_per_scan(broker, subscriber, running) -> None:
-    sink = running.start(broker, mode="per_device", retain=False)
+async def test_per_device_one_message_per_scan(mosquitto, subscriber, sinks) -> None:
+    sink = sinks.start(mosquitto, mode="per_device", retain=False)
     sink.submit(scan("loom-01", 5, picks=100, speed_ppm=312.5, tension=None))
-    await subscriber.wait_for(lambda: subscriber.last(f"{BASE}/loom-01"))
-    assert subscriber.last(f"{BASE}/loom-01").json() == {
-        "ts": 5,
-        "values": {"picks": 100, "speed_ppm": 312.5},
-        "bad": ["tension"],
-    }
-    assert len(subscriber.on(f"{BASE}/loom-01")) == 1
+    sink.submit(scan("loom-01", 6, picks=101, speed_ppm=313.0, tension=7))
+    await subscriber.wait_for(lambda: len(subscriber.on(f"{BASE}/loom-01")) == 2)
+    assert subscriber.values(f"{BASE}/loom-01") == [
+        {"ts": 5, "values": {"picks": 100, "speed_ppm": 312.5}, "bad": ["tension"]},
+        {"ts": 6, "values": {"picks": 101, "speed_ppm": 313.0, "tension": 7}, "bad": []},
+    ]
+    await eventually(lambda: sink.status().delivered == 6)
 
 
-async def test_states_and_gateway_status_are_retained_with_a_last_will(
-    broker, subscriber, running
-) -> None:
-    sink = running.start(broker)
-    sink.state_changed(
-        StateChange("furnace-1", DeviceState.ERROR, 7, "device furnace-1: no answer")
-    )
-    state_topic = f"{BASE}/furnace-1/$state"
-    gateway_topic = "factory/pasuruan/$gateway/casting-01"
-    await subscriber.wait_for(
-        lambda: subscriber.last(state_topic) and subscriber.last(gateway_topic)
-    )
-    assert subscriber.last(state_topic).json() == {
-        "state": "error",
-        "ts": 7,
-        "error": "device furnace-1: no answer",
-    }
-    status = subscriber.last(gateway_topic).json()
-    assert status["state"] == "online"
-    assert status["version"] == "9.9.9"
-    # A late subscriber gets both retained.
-    late = Subscriber(broker)
+async def test_empty_hierarchy_levels_are_left_out_of_topics(mosquitto, subscriber) -> None:
+    config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix="")
+    identity = GatewayIdentity(id="gw-2", site="solo", area="", line="")
+    sink = MqttSink(config, identity, "9.9.9")
+    task = asyncio.create_task(sink.run())
     try:
-        await late.ready()
-        await late.wait_for(lambda: late.last(state_topic) and late.last(gateway_topic))
-        assert late.last(state_topic).retain
-        assert late.last(gateway_topic).json()["state"] == "online"
-    finally:
-        late.close()
-    # The gateway dies without a goodbye: the broker publishes the last will.
-    sink._conn.client.socket().close()
-    await subscriber.wait_for(
-        lambda: subscriber.last(gateway_topic).json()["state"] == "offline", timeout=20
-    )
-
-
-async def test_clean_close_publishes_offline(broker, subscriber, running) -> None:
-    sink = running.start(broker)
-    gateway_topic = "factory/pasuruan/$gateway/casting-01"
-    await subscriber.wait_for(lambda: subscriber.last(gateway_topic))
-    await sink.close(deadline=3)
-    await subscriber.wait_for(lambda: subscriber.last(gateway_topic).json()["state"] == "offline")
-
-
-async def test_password_broker_accepts_the_right_password_only(tmp_path) -> None:
-    broker = Mosquitto(tmp_path, users={"gerbang": "s3cret"})
-    broker.start()
-    holder = Running()
-    try:
-        good = holder.start(broker, username="gerbang", password="s3cret", client_id="good")
-        bad = holder.start(broker, username="gerbang", password="wrong", client_id="bad")
-        sub = Subscriber(broker, username="gerbang", password="s3cret")
-        try:
-            await sub.ready()
-            good.submit(scan("d", 1, x=1))
-            await sub.wait_for(lambda: sub.last(f"{BASE}/d/x"))
-            await eventually(lambda: bad.last_error is not None)
-            assert not bad.status().connected
-            assert "not authori" in bad.status().last_error.lower()
-            assert (
-                "s3cret" not in bad.status().last_error and "wrong" not in bad.status().last_error
+        sink.submit(scan("roaster-1", 1, drum_temp=201.5))
+        sink.state_changed(StateChange("roaster-1", DeviceState.ONLINE, 1))
+        await subscriber.wait_for(
+            lambda: (
+                subscriber.last("solo/roaster-1/drum_temp")
+                and subscriber.last("solo/roaster-1/$state")
+                and subscriber.last("solo/$gateway/gw-2")
             )
-        finally:
-            sub.close()
+        )
     finally:
-        await holder.close()
+        await sink.close(deadline=2)
+        await asyncio.wait_for(task, 5)
+
+
+# -- device and gateway state ------------------------------------------------------------------
+
+
+async def test_device_state_is_retained_and_only_the_latest_is_sent(mosquitto, sinks) -> None:
+    sink = sinks.start(mosquitto)
+    # Queued before the first connect: the newer state replaces the older one.
+    sink.state_changed(StateChange("furnace-1", DeviceState.ONLINE, 6))
+    sink.state_changed(StateChange("furnace-1", DeviceState.ERROR, 7, "device furnace-1: timeout"))
+    sink.state_changed(StateChange("boiler-2", DeviceState.OFFLINE, 8))
+    await wait_connected(sink)
+    await eventually(lambda: sink.status().backlog == 0)
+    # A subscriber that comes later still learns every device's state.
+    async with Subscriber(mosquitto) as late:
+        furnace, boiler = f"{BASE}/furnace-1/$state", f"{BASE}/boiler-2/$state"
+        await late.wait_for(lambda: late.last(furnace) and late.last(boiler))
+        assert late.values(furnace) == [
+            {"state": "error", "ts": 7, "error": "device furnace-1: timeout"}
+        ]
+        assert late.values(boiler) == [{"state": "offline", "ts": 8}]
+        assert late.last(furnace).retain and late.last(boiler).retain
+
+
+async def test_gateway_online_retained_and_last_will_when_the_link_dies(
+    mosquitto, subscriber, sinks
+) -> None:
+    sink = sinks.start(mosquitto)
+    await subscriber.wait_for(lambda: subscriber.last(GATEWAY))
+    online = subscriber.last(GATEWAY).json()
+    assert online["state"] == "online" and online["version"] == "9.9.9"
+    assert isinstance(online["ts"], int)
+    async with Subscriber(mosquitto) as late:
+        await late.wait_for(lambda: late.last(GATEWAY))
+        assert late.last(GATEWAY).retain and late.last(GATEWAY).json()["state"] == "online"
+    # The TCP connection dies without a DISCONNECT (as when a cable is pulled): the broker
+    # publishes the last will; the sink notices, reconnects and says online again.
+    sink._conn.client.socket().shutdown(2)
+    await subscriber.wait_for(lambda: subscriber.last(GATEWAY).json()["state"] == "offline")
+    will = subscriber.last(GATEWAY)
+    assert will.json()["version"] == "9.9.9"
+    await subscriber.wait_for(lambda: subscriber.last(GATEWAY).json()["state"] == "online", 15)
+    assert [m["state"] for m in subscriber.values(GATEWAY)] == ["online", "offline", "online"]
+
+
+async def test_last_will_when_the_gateway_process_is_killed(mosquitto, subscriber) -> None:
+    script = (
+        "import asyncio\n"
+        "from gateway.config.models import GatewayIdentity, MqttConfig\n"
+        "from gateway.sinks.mqtt import MqttSink\n"
+        f"config = MqttConfig(host='127.0.0.1', port={mosquitto.port}, client_id='victim')\n"
+        "identity = GatewayIdentity(id='victim', site='pasuruan')\n"
+        "asyncio.run(MqttSink(config, identity, '1.0.0').run())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env, cwd=REPO)
+    topic = "factory/pasuruan/$gateway/victim"
+    try:
+        await subscriber.wait_for(lambda: subscriber.last(topic), 20)
+        assert subscriber.last(topic).json()["state"] == "online"
+    finally:
+        proc.kill()  # SIGKILL: no DISCONNECT, no goodbye
+        await asyncio.wait_for(proc.wait(), 10)
+    await subscriber.wait_for(lambda: subscriber.last(topic).json()["state"] == "offline")
+    assert subscriber.last(topic).json() == {
+        "state": "offline",
+        "version": "1.0.0",
+        "ts": subscriber.last(topic).json()["ts"],
+    }
+
+
+async def test_clean_close_delivers_the_queue_then_says_offline(
+    mosquitto, subscriber, sinks
+) -> None:
+    sink = sinks.start(mosquitto)
+    await wait_connected(sink)
+    for i in range(300):
+        sink.submit(scan("d", i, seq=i))
+    await sink.close(deadline=5)
+    await asyncio.wait_for(sinks.task(sink), 5)  # run() returns after close()
+    assert sink.status().delivered == 300 and sink.status().backlog == 0
+    assert not sink.status().connected
+    await subscriber.wait_for(lambda: subscriber.last(GATEWAY).json()["state"] == "offline")
+    assert [v["value"] for v in subscriber.values(f"{BASE}/d/seq")] == list(range(300))
+    async with Subscriber(mosquitto, GATEWAY) as late:
+        await late.wait_for(lambda: late.last(GATEWAY))
+        assert late.last(GATEWAY).json()["state"] == "offline", "retained goodbye"
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+async def test_password_broker_admits_the_right_password_only(mosquitto_auth, sinks) -> None:
+    good = sinks.start(mosquitto_auth, username=USER, password=PASSWORD, client_id="good")
+    bad = sinks.start(mosquitto_auth, username=USER, password="wrong-pw", client_id="bad")
+    async with Subscriber(mosquitto_auth) as sub:
+        good.submit(scan("d", 1, x=1))
+        await sub.wait_for(lambda: sub.last(f"{BASE}/d/x"))
+        await eventually(lambda: bad.status().last_error is not None)
+        status = bad.status()
+        assert not status.connected
+        assert "not authori" in status.last_error.lower()
+        assert "mqtt.password" in status.last_error, "tells the technician what to check"
+        assert "wrong-pw" not in status.last_error and PASSWORD not in status.last_error
+        assert good.status().connected and good.status().last_error is None
+
+
+# -- delivery guarantees -----------------------------------------------------------------------
+
+
+async def test_broker_restart_loses_nothing_and_keeps_order(mosquitto, sinks, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.sinks.mqtt")
+    sink = sinks.start(mosquitto, qos=1)
+    topic = f"{BASE}/d/seq"
+    async with Subscriber(mosquitto, f"{BASE}/#") as sub:
+        for i in range(50):
+            sink.submit(scan("d", i, seq=i))
+        await sub.wait_for(lambda: len(sub.on(topic)) == 50)
+    mosquitto.kill()
+    await eventually(lambda: not sink.status().connected)
+    for i in range(50, 550):
+        sink.submit(scan("d", i, seq=i))
+    sink.state_changed(StateChange("d", DeviceState.OFFLINE, 549))
+    assert sink.status().backlog == 501
+    await wait_refused(sink)
+    await asyncio.to_thread(mosquitto.start)
+    async with Subscriber(mosquitto, f"{BASE}/#") as sub:
+        await sub.wait_for(lambda: len(sub.on(topic)) >= 500, 30)
+        assert [v["value"] for v in sub.values(topic)] == list(range(50, 550)), (
+            "every sample queued while the broker was down, once, in order"
+        )
+        assert sub.messages[0].topic == f"{BASE}/d/$state", "states go before the backlog"
+    await eventually(lambda: sink.status().backlog == 0)
+    assert sink.status().delivered == 550
+    assert sink.status().dropped == 0
+    # One line per connect, loss and failed reconnect, however many messages and retries.
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.sinks.mqtt"]
+    assert len(lines) == 4, lines
+    assert "connected (MQTT 3.1.1" in lines[0]
+    assert "connection lost" in lines[1] and "items waiting" in lines[1]
+    assert "connection refused" in lines[2]
+    assert "connected again after" in lines[3] and "sending 501 waiting items" in lines[3]
+
+
+async def test_unacknowledged_in_flight_messages_are_sent_again(mosquitto, sinks) -> None:
+    sink = sinks.start(mosquitto, qos=1, max_inflight=10)
+    async with Subscriber(mosquitto, GATEWAY) as sub:
+        await sub.wait_for(lambda: sub.last(GATEWAY))
+    mosquitto.pause()  # connection open, no PUBACK will come
+    for i in range(30):
+        sink.submit(scan("d", i, seq=i))
+    await eventually(lambda: len(sink._conn.inflight) == 10)
+    assert sink.status().backlog == 30 and sink.status().delivered == 0
+    assert len(sink._conn.client._out_messages) == 10, "paho holds the window, no more"
+    mosquitto.kill()  # the paused broker never read them
+    await wait_refused(sink)
+    assert sink.status().backlog == 30, "the 10 in flight are back in the queue"
+    await asyncio.to_thread(mosquitto.start)
+    async with Subscriber(mosquitto, f"{BASE}/d/seq") as sub:
+        await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) >= 30, 30)
+        assert [v["value"] for v in sub.values(f"{BASE}/d/seq")] == list(range(30))
+    await eventually(lambda: sink.status().delivered == 30)
+
+
+async def test_queue_overflow_while_down_drops_the_oldest_and_counts(tmp_path, sinks) -> None:
+    broker = Mosquitto(tmp_path / "later")  # not started yet: the sink cannot connect
+    try:
+        sink = sinks.start(broker, queue_size=10)
+        await wait_refused(sink)
+        for i in range(25):
+            sink.submit(scan("d", i, seq=i))
+        status = sink.status()
+        assert (status.dropped, status.backlog, status.connected) == (15, 10, False)
+        assert "connection refused" in status.last_error
+        await asyncio.to_thread(broker.start)
+        async with Subscriber(broker, f"{BASE}/d/seq") as sub:
+            await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) >= 10, 15)
+            assert [v["value"] for v in sub.values(f"{BASE}/d/seq")] == list(range(15, 25))
+        assert sink.status().dropped == 15
+    finally:
+        await sinks.close()
         broker.stop()
 
 
-async def test_broker_restart_loses_nothing_and_keeps_order(broker, running) -> None:
-    sink = running.start(broker, qos=1)
-    sub = Subscriber(broker, topic=f"{BASE}/d/seq")
-    await sub.ready()
-    for i in range(20):
-        sink.submit(scan("d", i, seq=i))
-    await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) == 20)
-    sub.close()
-    broker.kill()
-    await eventually(lambda: not sink.status().connected, 15)
-    for i in range(20, 120):
-        sink.submit(scan("d", i, seq=i))
-    assert sink.status().backlog >= 100
+@pytest.mark.parametrize("qos", [0, 1])
+async def test_a_burst_stays_within_the_window_and_arrives_in_order(mosquitto, sinks, qos) -> None:
+    count, window = 5000, 20
+    sink = sinks.start(mosquitto, qos=qos, max_inflight=window, queue_size=count)
+    await wait_connected(sink)
+    async with Subscriber(mosquitto, f"{BASE}/d/seq") as sub:
+        peak = 0
+        started = time.perf_counter()
+        for i in range(count):
+            sink.submit(Batch("d", i, [Sample("seq", i, GOOD, i)]))
+        while sink.status().delivered < count:
+            conn = sink._conn
+            assert conn is not None
+            peak = max(peak, len(conn.inflight), len(conn.client._out_messages))
+            await asyncio.sleep(0.001)
+            assert time.perf_counter() - started < 30, "burst not delivered within 30 s"
+        rate = count / (time.perf_counter() - started)
+        print(f"\nMQTT sink, QoS {qos}, window {window}: {rate:,.0f} messages/s")
+        assert peak <= window
+        await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) == count, 30)
+        assert [v["value"] for v in sub.values(f"{BASE}/d/seq")] == list(range(count))
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+async def test_tls_with_the_right_ca_and_a_client_certificate(tmp_path, sinks) -> None:
+    certs = make_certificates(tmp_path / "pki")
+    broker = Mosquitto(tmp_path / "tls", tls=certs, require_certificate=True)
     broker.start()
-    sub = Subscriber(broker, topic=f"{BASE}/d/seq")
     try:
-        await sub.ready()
-        await sub.wait_for(
-            lambda: any(m.json()["value"] == 119 for m in sub.on(f"{BASE}/d/seq")), 40
-        )
-        values = [m.json()["value"] for m in sub.on(f"{BASE}/d/seq")]
-        assert values == list(range(20, 120)), "every sample queued while down, once, in order"
-        assert sink.status().connected
-        await eventually(lambda: sink.status().backlog == 0)
+        tls = {"ca_file": str(certs.ca), "cert_file": str(certs.client_cert)}
+        sink = sinks.start(broker, tls={**tls, "key_file": str(certs.client_key)})
+        async with Subscriber(broker) as sub:
+            sink.submit(scan("d", 1, x=1.5))
+            await sub.wait_for(lambda: sub.last(f"{BASE}/d/x"))
+            assert sub.last(f"{BASE}/d/x").json()["value"] == 1.5
+        # Without a client certificate the broker refuses the handshake.
+        anonymous = sinks.start(broker, tls={"ca_file": str(certs.ca)}, client_id="no-cert")
+        await eventually(lambda: anonymous.status().last_error is not None)
+        assert "before the broker answered" in anonymous.status().last_error
+        assert "mqtt.tls.cert_file" in anonymous.status().last_error
+        assert not anonymous.status().connected
     finally:
-        sub.close()
+        await sinks.close()
+        broker.stop()
 
 
-async def test_queue_overflow_while_down_drops_oldest_and_counts(tmp_path, running) -> None:
-    broker = Mosquitto(tmp_path)  # never started: the sink cannot connect
-    sink = running.start(broker, queue_size=10)
-    for i in range(25):
-        sink.submit(scan("d", i, seq=i))
-    status = sink.status()
-    assert status.dropped == 15
-    assert status.backlog == 10
-    assert not status.connected
+async def test_tls_server_not_trusted_without_its_ca(tmp_path, sinks) -> None:
+    certs = make_certificates(tmp_path / "pki")
+    broker = Mosquitto(tmp_path / "tls", tls=certs)
+    broker.start()
+    try:
+        sink = sinks.start(broker, tls={})  # the system's CAs do not know our test CA
+        await eventually(lambda: sink.status().last_error is not None)
+        error = sink.status().last_error
+        assert "certificate" in error and "check mqtt.tls" in error, error
+        assert not sink.status().connected
+        missing = sinks.start(broker, tls={"ca_file": str(tmp_path / "nope.pem")}, client_id="x")
+        await eventually(lambda: missing.status().last_error is not None)
+        assert missing.status().last_error.startswith("TLS set-up failed")
+    finally:
+        await sinks.close()
+        broker.stop()
