@@ -36,12 +36,24 @@ class _RunningDevice:
 
 
 def build_sinks(config: Config, version: str) -> list[Sink]:
-    """The enabled sinks of `config`."""
+    """The enabled sinks of `config`, each with its outbox under `buffer.path`, which they
+    share equally."""
+    enabled = [
+        name for name, on in (("mqtt", config.mqtt), ("influxdb", config.influxdb)) if on.enabled
+    ]
+    share = config.buffer.max_size // max(1, len(enabled))
     sinks: list[Sink] = []
     if config.mqtt.enabled:
         from gateway.sinks.mqtt import MqttSink
 
-        sinks.append(MqttSink(config.mqtt, config.gateway, version))
+        sinks.append(MqttSink.open(config.mqtt, config.gateway, version, config.buffer, share))
+    if config.influxdb.enabled:
+        from gateway.sinks.influx import InfluxSink
+
+        measurements = {device.id: device.measurement for device in config.devices}
+        sinks.append(
+            InfluxSink.open(config.influxdb, config.gateway, measurements, config.buffer, share)
+        )
     return sinks
 
 
@@ -111,7 +123,7 @@ class Gateway:
             if running.poller is not None:
                 running.poller.stopped()
         self.links.close_all()
-        closers = [sink.close() for sink in self.sinks if hasattr(sink, "close")]
+        closers = [sink.close(deadline) for sink in self.sinks]
         if closers:
             try:
                 async with asyncio.timeout(deadline):

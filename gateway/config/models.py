@@ -125,8 +125,6 @@ class MqttConfig(Strict):
     mode: Literal["per_signal", "per_device"] = "per_signal"
     keepalive: Duration = 30.0
     max_inflight: int = Field(50, ge=1, le=1000)
-    queue_size: int = Field(10_000, ge=10)
-    """Batches held in memory for this sink while it is slow or disconnected."""
 
 
 class InfluxConfig(Strict):
@@ -145,6 +143,8 @@ class InfluxConfig(Strict):
     batch_size: int = Field(5000, ge=1, le=100_000)
     flush_interval: Duration = 1.0
     timeout: Duration = 10.0
+    gzip: bool = False
+    """Compress writes: worth it on a slow uplink (a cellular modem), not on a LAN."""
 
     @model_validator(mode="after")
     def _api_fields(self) -> InfluxConfig:

@@ -1,40 +1,50 @@
-"""The contract between the pipeline and a sink, and the bounded queue in front of each sink.
+"""The contract between the pipeline and a sink, and the status every sink reports.
 
-A sink must never stall the pipeline: `submit` only appends to the sink's own bounded queue and
-returns at once; the sink's `run` task drains that queue at its own pace. When a sink falls so
-far behind that its queue is full, the oldest batches are dropped and counted (until the
-store-and-forward buffer holds them on disk instead).
+A sink must never stall the pipeline: `submit` only encodes the batch and puts it in the sink's
+own store-and-forward outbox (`gateway.buffer.Outbox`), and returns at once; the sink's `run`
+task drains that outbox at its own pace and acknowledges each item only once its peer confirmed
+it. When a sink falls so far behind that the buffer is full, the oldest data is dropped and
+counted.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections import deque
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Protocol
 
+from gateway.buffer import OutboxStatus
 from gateway.model import Batch, StateChange
-
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class SinkStatus:
-    """What `/api/v1/status` shows for one sink (SPEC: connected, backlog, delivered, dropped)."""
+    """What `/api/v1/status` shows for one sink (SPEC: connected, backlog, delivered, dropped,
+    last error), plus the buffer's size on disk and any damage found in it."""
 
     name: str
     connected: bool = False
     backlog: int = 0
+    """Samples waiting for delivery (in memory and on disk)."""
+    backlog_bytes: int = 0
     delivered: int = 0
+    """Samples the peer acknowledged."""
     dropped: int = 0
+    """Samples dropped because the buffer was full."""
+    rejected: int = 0
+    """Samples the peer refused for good (InfluxDB: a bad point); logged with the reason."""
     last_error: str | None = None
+    buffer_errors: list[str] | None = None
+    """Damaged buffer data set aside, or a buffer that cannot be written."""
+
+
+def buffer_errors(box: OutboxStatus) -> list[str] | None:
+    """The buffer's problems worth showing in a sink's status."""
+    errors = [*(box.damaged or []), *([box.disk_error] if box.disk_error else [])]
+    return errors or None
 
 
 class Sink(Protocol):
-    """A destination for batches. Implementations: `gateway.sinks.mqtt.MqttSink`, ..."""
+    """A destination for batches: `sinks.mqtt.MqttSink`, `sinks.influx.InfluxSink`."""
 
     name: str
 
@@ -47,69 +57,8 @@ class Sink(Protocol):
     async def run(self) -> None:
         """Deliver queued items until cancelled; reconnects by itself."""
 
+    async def close(self, deadline: float = 5.0) -> None:
+        """Deliver what it can within `deadline` s, persist the rest to the buffer, disconnect."""
+
     def status(self) -> SinkStatus:
         """A snapshot of the sink's health for status and metrics."""
-
-
-class BoundedQueue(Generic[T]):
-    """A FIFO with a fixed capacity that drops the oldest item when full, and counts the drops.
-
-    Waiting is event-based (`wait`), so an idle sink costs no CPU. Logs once per overflow
-    episode, not per dropped item.
-    """
-
-    def __init__(self, capacity: int, name: str) -> None:
-        self._items: deque[T] = deque()
-        self._capacity = capacity
-        self._name = name
-        self._event = asyncio.Event()
-        self.dropped = 0
-        self._overflowing = False
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, item: T) -> None:
-        """Append an item, dropping the oldest when full."""
-        if len(self._items) >= self._capacity:
-            self._items.popleft()
-            self.dropped += 1
-            if not self._overflowing:
-                self._overflowing = True
-                log.warning(
-                    "%s: queue full (%d items), dropping the oldest until it drains",
-                    self._name,
-                    self._capacity,
-                )
-        elif self._overflowing and len(self._items) < self._capacity // 2:
-            self._overflowing = False
-            log.info(
-                "%s: queue drained below half, %d items dropped so far", self._name, self.dropped
-            )
-        self._items.append(item)
-        self._event.set()
-
-    def put_front(self, items: list[T]) -> None:
-        """Return items that could not be delivered to the front, in order (capacity permitting)."""
-        room = self._capacity - len(self._items)
-        if room < len(items):
-            self.dropped += len(items) - max(room, 0)
-            items = items[len(items) - max(room, 0) :]
-        self._items.extendleft(reversed(items))
-        if self._items:
-            self._event.set()
-
-    def take(self, limit: int) -> list[T]:
-        """Remove and return up to `limit` items from the front."""
-        items = self._items
-        n = min(limit, len(items))
-        taken = [items.popleft() for _ in range(n)]
-        if not items:
-            self._event.clear()
-        return taken
-
-    async def wait(self) -> None:
-        """Return when at least one item is queued."""
-        while not self._items:
-            self._event.clear()
-            await self._event.wait()

@@ -7,15 +7,17 @@ window, and learns about acknowledgements from a deque the paho thread appends t
 wake-up per burst of acks. Blocking calls (TCP connect, TLS handshake, joining paho's thread) go
 to the default executor. The event loop is never blocked.
 
-Delivery is at least once. A message counts as delivered on its PUBACK (QoS 1), PUBCOMP (QoS 2)
-or, at QoS 0, once paho has written it to the socket (paho's `on_publish`). At most
-`max_inflight` messages are unacknowledged at any time, at every QoS, so paho's own queue, which
-has no bound, never holds more than that window. Everything else waits in our bounded queue of
-batches, where the oldest batch is dropped (and counted) when it is full. Each connection gets a
-fresh paho client with paho's reconnect turned off; when a connection drops, the messages it had
-in flight go back to the front of our queue in their original order and are sent again after we
+Delivery is at least once. Each batch is encoded once, at `submit`, into its messages (one per
+signal or one per scan), and those go into the sink's store-and-forward outbox
+(`gateway.buffer.Outbox`), which keeps them, on disk when they wait longer than a second, until
+the broker acknowledged every message of the batch: PUBACK (QoS 1), PUBCOMP (QoS 2) or, at
+QoS 0, paho having written it to the socket (paho's `on_publish`). At most `max_inflight`
+messages are unacknowledged at any time, at every QoS, so paho's own queue, which has no bound,
+never holds more than that window. Each connection gets a fresh paho client with paho's
+reconnect turned off; when a connection drops, the outbox is rewound to the first batch not
+wholly acknowledged, and everything from there is sent again, in the original order, after we
 reconnect with capped, jittered backoff. The broker may therefore see a message twice, never
-zero times while the gateway runs.
+zero times, even across a restart of the gateway.
 
 Device states travel apart from data (only the latest per device is kept) and go first on every
 connection, so a long backlog of samples never hides a device that went offline. The gateway's
@@ -33,6 +35,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -44,9 +47,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from gateway.backoff import Backoff
-from gateway.config.models import GatewayIdentity, MqttConfig
+from gateway.buffer import Entry, Outbox, open_outbox
+from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import Batch, StateChange, now_ms
-from gateway.sinks.base import BoundedQueue, SinkStatus
+from gateway.sinks.base import SinkStatus, buffer_errors
 from gateway.sinks.topics import (
     TopicCache,
     device_payload,
@@ -84,7 +88,7 @@ class Kind(IntEnum):
     """What a message carries, which decides what happens to it when its connection drops."""
 
     DATA = 0
-    """Samples: back to the front of the queue, in order."""
+    """Samples: their outbox entry is taken again, in order."""
     STATE = 1
     """A device's `$state`: back into the latest-per-device map, unless a newer one came."""
     GATEWAY = 2
@@ -102,6 +106,42 @@ class Message:
     samples: int = 0
     kind: Kind = Kind.DATA
     device: str = ""
+    entry: Entry[list[Message]] | None = None
+    """The outbox entry a data message belongs to, set when it is sent."""
+
+
+_FRAME = struct.Struct("<HIH")
+"""A stored data message: topic length, payload length, samples; then topic and payload."""
+
+
+def dump_messages(messages: list[Message]) -> bytes:
+    """A batch's data messages as bytes for the outbox's disk tier (QoS and retain are not
+    stored: they are the config's when the message is sent)."""
+    parts: list[bytes] = []
+    for message in messages:
+        topic = message.topic.encode()
+        parts.append(_FRAME.pack(len(topic), len(message.payload), message.samples))
+        parts.append(topic)
+        parts.append(message.payload)
+    return b"".join(parts)
+
+
+def load_messages(raw: bytes, qos: int, retain: bool) -> list[Message]:
+    """The inverse of `dump_messages`."""
+    out: list[Message] = []
+    offset = 0
+    size = _FRAME.size
+    while offset < len(raw):
+        topic_len, payload_len, samples = _FRAME.unpack_from(raw, offset)
+        offset += size
+        topic = raw[offset : offset + topic_len].decode()
+        offset += topic_len
+        payload = raw[offset : offset + payload_len]
+        offset += payload_len
+        if len(payload) != payload_len:
+            raise ValueError("truncated message")
+        out.append(Message(topic, payload, qos, retain, samples))
+    return out
 
 
 @dataclass(slots=True, eq=False)
@@ -118,6 +158,8 @@ class _Connection:
     ack_wake_pending: bool = False
     inflight: dict[int, Message] = field(default_factory=dict)
     """mid -> message, in the order sent (dicts keep insertion order)."""
+    unacked: dict[int, int] = field(default_factory=dict)
+    """Outbox entry seq -> its messages sent on this connection and not yet acknowledged."""
 
 
 class MqttSink:
@@ -125,6 +167,7 @@ class MqttSink:
 
     MQTT 3.1.1, clean session. `submit` and `state_changed` only queue and return; `run()`
     connects, publishes and reconnects until cancelled or closed; `close()` says goodbye.
+    `outbox` is the sink's store-and-forward buffer (`MqttSink.open` makes one).
     """
 
     name = "mqtt"
@@ -134,6 +177,7 @@ class MqttSink:
         config: MqttConfig,
         identity: GatewayIdentity,
         version: str,
+        outbox: Outbox[list[Message]],
         *,
         backoff: Backoff | None = None,
     ) -> None:
@@ -141,15 +185,15 @@ class MqttSink:
         self.identity = identity
         self.version = version
         self.topics = TopicCache(config.topic_prefix, identity)
-        self._queue: BoundedQueue[Batch] = BoundedQueue(config.queue_size, "mqtt sink")
+        self.outbox = outbox
         self._pending: deque[Message] = deque()
-        """Encoded messages of a batch being sent, and requeued ones; always sent first."""
+        """Messages of outbox entries taken and not yet handed to paho; always sent first."""
         self._states: dict[str, Message] = {}
         self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._data_qos = config.qos
         # A state must not be lost even when the user accepts losing samples (QoS 0).
         self._state_qos = max(config.qos, 1)
-        self._encode: Callable[[Batch], None] = (
+        self._encode: Callable[[Batch], list[Message]] = (
             self._encode_device if config.mode == "per_device" else self._encode_signals
         )
         self._wake = asyncio.Event()
@@ -170,10 +214,32 @@ class MqttSink:
 
     # -- the pipeline's side (event loop thread, never blocks, never raises) -------------
 
+    @classmethod
+    def open(
+        cls,
+        config: MqttConfig,
+        identity: GatewayIdentity,
+        version: str,
+        buffer: BufferConfig,
+        share: int,
+        *,
+        backoff: Backoff | None = None,
+    ) -> MqttSink:
+        """A sink with its outbox in `{buffer.path}/mqtt`, at most `share` bytes, loaded with
+        what a previous run left there."""
+        qos, retain = config.qos, config.retain
+        outbox = open_outbox(
+            buffer, cls.name, share, dump_messages, lambda raw: load_messages(raw, qos, retain)
+        )
+        return cls(config, identity, version, outbox, backoff=backoff)
+
     def submit(self, batch: Batch) -> None:
-        """Queue one device scan; the oldest batch is dropped (and counted) when full."""
-        self._queue.put(batch)
-        self._wake.set()
+        """Encode one device scan and put it in the outbox (never blocks)."""
+        messages = self._encode(batch)
+        if messages:
+            size = sum(len(m.topic) + len(m.payload) + 8 for m in messages)
+            self.outbox.put(messages, len(batch.samples), size)
+            self._wake.set()
 
     def state_changed(self, change: StateChange) -> None:
         """Queue a device's new `$state`; only the latest per device is kept until sent."""
@@ -188,34 +254,44 @@ class MqttSink:
         self._wake.set()
 
     def status(self) -> SinkStatus:
-        """Connected; backlog = queued batches + encoded messages waiting or in flight + states;
-        delivered = samples acknowledged; dropped = batches dropped from the full queue."""
+        """Connected; backlog = samples not yet acknowledged + device states waiting;
+        delivered = samples acknowledged; dropped = samples dropped from the full buffer."""
         conn = self._conn
-        inflight = len(conn.inflight) if conn is not None else 0
+        box = self.outbox.status()
         return SinkStatus(
             self.name,
             connected=conn is not None and not conn.lost.is_set(),
-            backlog=len(self._queue) + len(self._pending) + inflight + len(self._states),
+            backlog=box.backlog + len(self._states),
+            backlog_bytes=box.backlog_bytes,
             delivered=self.delivered,
-            dropped=self._queue.dropped,
+            dropped=box.dropped,
             last_error=self.last_error,
+            buffer_errors=buffer_errors(box),
         )
 
     # -- the sink's task ----------------------------------------------------------------
 
     async def run(self) -> None:
-        """Connect, publish and reconnect with capped, jittered backoff until closed/cancelled."""
-        while not self._closing:
-            try:
-                await self._session()
-            except MqttError as exc:
-                self._failed(str(exc))
-            if self._closing:
-                return
-            delay = self._backoff.next_delay()
-            log.debug("mqtt: next connection attempt in %.1f s", delay)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+        """Connect, publish and reconnect with capped, jittered backoff until closed/cancelled.
+
+        The outbox's flush to disk runs beside it, as a task of its own.
+        """
+        flusher = asyncio.create_task(self.outbox.run(), name="mqtt buffer flush")
+        try:
+            while not self._closing:
+                try:
+                    await self._session()
+                except MqttError as exc:
+                    self._failed(str(exc))
+                if self._closing:
+                    return
+                delay = self._backoff.next_delay()
+                log.debug("mqtt: next connection attempt in %.1f s", delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+        finally:
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
 
     def _failed(self, error: str) -> None:
         """Log a failure once; the same failure again only at debug (no log storm)."""
@@ -303,43 +379,51 @@ class MqttSink:
             if not self._send(conn, states.pop(device)):
                 return
         pending = self._pending
-        queue = self._queue
+        outbox = self.outbox
+        unacked = conn.unacked
         while len(inflight) < window:
             if not pending:
-                if not len(queue):
+                entries = outbox.take(1)
+                if not entries:
                     return
-                self._encode(queue.take(1)[0])
+                entry = entries[0]
+                unacked[entry.seq] = len(entry.item)
+                for message in entry.item:
+                    message.entry = entry
+                pending.extend(entry.item)
                 continue
             if not self._send(conn, pending.popleft()):
                 return
 
-    def _encode_signals(self, batch: Batch) -> None:
+    def _encode_signals(self, batch: Batch) -> list[Message]:
         topic = self.topics.signal
         device = batch.device
         qos = self._data_qos
         retain = self.config.retain
-        self._pending.extend(
+        return [
             Message(topic(device, s.signal), signal_payload(s), qos, retain, 1)
             for s in batch.samples
-        )
+        ]
 
-    def _encode_device(self, batch: Batch) -> None:
-        if batch.samples:
-            self._pending.append(
-                Message(
-                    self.topics.device(batch.device),
-                    device_payload(batch),
-                    self._data_qos,
-                    self.config.retain,
-                    len(batch.samples),
-                )
+    def _encode_device(self, batch: Batch) -> list[Message]:
+        if not batch.samples:
+            return []
+        return [
+            Message(
+                self.topics.device(batch.device),
+                device_payload(batch),
+                self._data_qos,
+                self.config.retain,
+                len(batch.samples),
             )
+        ]
 
     def _send(self, conn: _Connection, message: Message) -> bool:
-        """Hand one message to paho; False (and the message kept) when the link is gone."""
+        """Hand one message to paho; False when the link is gone (the caller rewinds)."""
         info = conn.client.publish(message.topic, message.payload, message.qos, message.retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            self._putback([message])
+            if message.kind is Kind.STATE:
+                self._states.setdefault(message.device, message)
             if not conn.lost.is_set():
                 conn.reason = conn.reason or f"publish failed: {paho.error_string(info.rc)}"
                 conn.lost.set()
@@ -350,26 +434,36 @@ class MqttSink:
     def _take_acks(self, conn: _Connection) -> None:
         acks = conn.acks
         inflight = conn.inflight
+        unacked = conn.unacked
+        outbox = self.outbox
         delivered = 0
         while acks:
             message = inflight.pop(acks.popleft(), None)
-            if message is not None:
-                delivered += message.samples
+            if message is None:
+                continue
+            entry = message.entry
+            if entry is None:
+                continue
+            delivered += message.samples
+            left = unacked.get(entry.seq, 0) - 1
+            if left > 0:
+                unacked[entry.seq] = left
+            else:
+                unacked.pop(entry.seq, None)
+                outbox.ack(entry)
         self.delivered += delivered
 
     def _requeue(self, conn: _Connection) -> None:
-        """Put what was in flight and not acknowledged back, in its original order."""
+        """The connection ended: what it did not deliver will be sent again, in order."""
         self._take_acks(conn)
-        self._putback(list(conn.inflight.values()))
-        conn.inflight.clear()
-
-    def _putback(self, messages: list[Message]) -> None:
-        data = [m for m in messages if m.kind is Kind.DATA]
-        self._pending.extendleft(reversed(data))
-        for message in messages:
+        for message in conn.inflight.values():
             if message.kind is Kind.STATE:
                 self._states.setdefault(message.device, message)
-        if data or self._states:
+        conn.inflight.clear()
+        conn.unacked.clear()
+        self._pending.clear()
+        self.outbox.rewind()
+        if len(self.outbox) or self._states:
             self._wake.set()
 
     def _gateway_message(self, state: str) -> Message:
@@ -543,14 +637,15 @@ class MqttSink:
             # A connection attempt still under way (paho's connect cannot be interrupted):
             # cancelling run() closes it once it returns.
             log.debug("mqtt: a connection attempt is still under way at close")
+        self.outbox.close()
         left = self.status().backlog
         if left:
-            log.warning("mqtt: closed; %d items were not delivered", left)
+            log.warning("mqtt: closed; %d samples kept in the buffer for the next start", left)
         else:
             log.info("mqtt: closed; %d samples delivered", self.delivered)
 
     def _has_data(self) -> bool:
-        return bool(len(self._queue) or self._pending or self._states)
+        return bool(len(self.outbox) or self._pending or self._states)
 
     async def _until(self, condition: Callable[[], bool], when: float) -> None:
         """Wait until `condition()` holds or the loop clock reaches `when`."""

@@ -39,6 +39,7 @@ def write_config(path: Path, broker: Mosquitto, devices: list[dict[str, Any]], *
         "version": 1,
         "gateway": {"id": "e2e", "site": "pasuruan", "area": "casting"},
         "mqtt": {"host": broker.host, "port": broker.port, "retain": False, **mqtt},
+        "buffer": {"path": str(path.parent / "buffer")},
         "devices": devices,
     }
     path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gateway.backoff import Backoff
-from gateway.config.models import GatewayIdentity, MqttConfig
+from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
 from gateway.sinks.mqtt import MqttSink
 from tests.support.mosquitto import (
@@ -40,16 +40,35 @@ BASE = "factory/pasuruan/casting/line-1"
 GATEWAY = "factory/pasuruan/$gateway/casting-01"
 
 
+def open_sink(
+    config: MqttConfig,
+    buffer: Path,
+    identity: GatewayIdentity = IDENTITY,
+    max_bytes: int = 100_000_000,
+) -> MqttSink:
+    """A sink with its buffer in `buffer`; short backoff so restart tests stay quick (the
+    production default starts at 1 s)."""
+    return MqttSink.open(
+        config,
+        identity,
+        "9.9.9",
+        BufferConfig(path=str(buffer)),
+        max_bytes,
+        backoff=Backoff(initial=0.5, maximum=2.0),
+    )
+
+
 class Sinks:
     """Starts sinks with their `run()` task; closes them and cancels the tasks at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
         self.items: list[tuple[MqttSink, asyncio.Task[None]]] = []
 
-    def start(self, broker: Mosquitto, **fields: Any) -> MqttSink:
+    def start(self, broker: Mosquitto, max_bytes: int = 100_000_000, **fields: Any) -> MqttSink:
         config = MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
-        # Short backoff so restart tests stay quick; the production default starts at 1 s.
-        sink = MqttSink(config, IDENTITY, "9.9.9", backoff=Backoff(initial=0.5, maximum=2.0))
+        buffer = self.tmp_path / f"buffer-{len(self.items)}"
+        sink = open_sink(config, buffer, max_bytes=max_bytes)
         self.items.append((sink, asyncio.create_task(sink.run(), name="test mqtt sink")))
         return sink
 
@@ -64,8 +83,8 @@ class Sinks:
 
 
 @pytest.fixture
-async def sinks() -> AsyncIterator[Sinks]:
-    holder = Sinks()
+async def sinks(tmp_path: Path) -> AsyncIterator[Sinks]:
+    holder = Sinks(tmp_path)
     yield holder
     await holder.close()
 
@@ -143,10 +162,12 @@ async def test_per_device_one_message_per_scan(mosquitto, subscriber, sinks) -> 
     await eventually(lambda: sink.status().delivered == 6)
 
 
-async def test_empty_hierarchy_levels_are_left_out_of_topics(mosquitto, subscriber) -> None:
+async def test_empty_hierarchy_levels_are_left_out_of_topics(
+    mosquitto, subscriber, tmp_path
+) -> None:
     config = MqttConfig(host=mosquitto.host, port=mosquitto.port, topic_prefix="")
     identity = GatewayIdentity(id="gw-2", site="solo", area="", line="")
-    sink = MqttSink(config, identity, "9.9.9")
+    sink = open_sink(config, tmp_path, identity)
     task = asyncio.create_task(sink.run())
     try:
         sink.submit(scan("roaster-1", 1, drum_temp=201.5))
@@ -206,14 +227,19 @@ async def test_gateway_online_retained_and_last_will_when_the_link_dies(
     assert [m["state"] for m in subscriber.values(GATEWAY)] == ["online", "offline", "online"]
 
 
-async def test_last_will_when_the_gateway_process_is_killed(mosquitto, subscriber) -> None:
+async def test_last_will_when_the_gateway_process_is_killed(
+    mosquitto, subscriber, tmp_path
+) -> None:
     script = (
         "import asyncio\n"
-        "from gateway.config.models import GatewayIdentity, MqttConfig\n"
+        "from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig\n"
         "from gateway.sinks.mqtt import MqttSink\n"
         f"config = MqttConfig(host='127.0.0.1', port={mosquitto.port}, client_id='victim')\n"
         "identity = GatewayIdentity(id='victim', site='pasuruan')\n"
-        "asyncio.run(MqttSink(config, identity, '1.0.0').run())\n"
+        f"buffer = BufferConfig(path={str(tmp_path)!r})\n"
+        "async def main():\n"
+        "    await MqttSink.open(config, identity, '1.0.0', buffer, 10**6).run()\n"
+        "asyncio.run(main())\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, env=env, cwd=REPO)
@@ -325,21 +351,28 @@ async def test_unacknowledged_in_flight_messages_are_sent_again(mosquitto, sinks
     await eventually(lambda: sink.status().delivered == 30)
 
 
-async def test_queue_overflow_while_down_drops_the_oldest_and_counts(tmp_path, sinks) -> None:
+async def test_a_full_buffer_while_down_drops_the_oldest_and_counts(tmp_path, sinks) -> None:
     broker = Mosquitto(tmp_path / "later")  # not started yet: the sink cannot connect
     try:
-        sink = sinks.start(broker, queue_size=10)
+        sink = sinks.start(broker, max_bytes=16 * 1024 * 8)  # 128 KiB of buffer
         await wait_refused(sink)
-        for i in range(25):
+        for i in range(3000):  # about 130 bytes each: more than the buffer holds
             sink.submit(scan("d", i, seq=i))
+            if i % 500 == 499:
+                await sink.outbox.flush()
         status = sink.status()
-        assert (status.dropped, status.backlog, status.connected) == (15, 10, False)
+        assert status.dropped > 0 and not status.connected
+        assert status.dropped + status.backlog == 3000
+        assert status.backlog_bytes <= 128 * 1024
         assert "connection refused" in status.last_error
+        kept = status.backlog
         await asyncio.to_thread(broker.start)
         async with Subscriber(broker, f"{BASE}/d/seq") as sub:
-            await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) >= 10, 15)
-            assert [v["value"] for v in sub.values(f"{BASE}/d/seq")] == list(range(15, 25))
-        assert sink.status().dropped == 15
+            await sub.wait_for(lambda: len(sub.on(f"{BASE}/d/seq")) >= kept, 15)
+            assert [v["value"] for v in sub.values(f"{BASE}/d/seq")] == list(
+                range(3000 - kept, 3000)
+            ), "the newest samples, in order, the oldest dropped"
+        assert sink.status().dropped == status.dropped
     finally:
         await sinks.close()
         broker.stop()
@@ -348,7 +381,7 @@ async def test_queue_overflow_while_down_drops_the_oldest_and_counts(tmp_path, s
 @pytest.mark.parametrize("qos", [0, 1])
 async def test_a_burst_stays_within_the_window_and_arrives_in_order(mosquitto, sinks, qos) -> None:
     count, window = 5000, 20
-    sink = sinks.start(mosquitto, qos=qos, max_inflight=window, queue_size=count)
+    sink = sinks.start(mosquitto, qos=qos, max_inflight=window)
     await wait_connected(sink)
     async with Subscriber(mosquitto, f"{BASE}/d/seq") as sub:
         peak = 0

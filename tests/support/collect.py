@@ -34,6 +34,9 @@ class CollectingSink:
     async def run(self) -> None:
         await asyncio.Event().wait()
 
+    async def close(self, deadline: float = 5.0) -> None:
+        """Nothing to deliver: everything was kept on `submit`."""
+
     def status(self) -> SinkStatus:
         return SinkStatus(self.name, connected=True, delivered=len(self.batches))
 

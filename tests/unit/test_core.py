@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import socket
 
@@ -14,7 +13,6 @@ from gateway.backoff import Backoff
 from gateway.model import BAD, GOOD, Batch, DeviceState, Sample, StateChange, checked
 from gateway.notify import Notifier
 from gateway.pipeline import Pipeline
-from gateway.sinks.base import BoundedQueue
 from tests.support.collect import CollectingSink
 
 
@@ -40,26 +38,6 @@ def test_checked_marks_nan_and_infinity_bad() -> None:
         sample = checked("x", value, 0, None)
         assert sample.quality is BAD
         assert sample.value is None
-
-
-async def test_bounded_queue_drops_oldest_and_counts() -> None:
-    queue: BoundedQueue[int] = BoundedQueue(3, "test")
-    for i in range(5):
-        queue.put(i)
-    assert queue.dropped == 2
-    assert queue.take(10) == [2, 3, 4]
-    queue.put(7)
-    queue.put_front([5, 6])
-    assert queue.take(10) == [5, 6, 7]
-
-
-async def test_bounded_queue_wait_wakes_on_put() -> None:
-    queue: BoundedQueue[int] = BoundedQueue(3, "test")
-    waiter = asyncio.create_task(queue.wait())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    queue.put(1)
-    await asyncio.wait_for(waiter, 1)
 
 
 async def test_pipeline_fans_out_and_keeps_latest_values() -> None:
