@@ -116,6 +116,7 @@ class Mosquitto:
         *,
         tls: Certificates | None = None,
         require_certificate: bool = False,
+        persistence: bool = False,
     ) -> None:
         self.directory = directory
         self.port = free_port()
@@ -124,7 +125,18 @@ class Mosquitto:
         self._proc: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
         self.log_file = directory / "mosquitto.log"
-        lines = [f"listener {self.port} {self.host}", "persistence false"]
+        lines = [f"listener {self.port} {self.host}"]
+        if persistence:
+            # Sessions and queued messages survive a restart; offline queues are unbounded, so
+            # a subscriber that was away gets everything (for exact-delivery tests).
+            lines += [
+                "persistence true",
+                f"persistence_location {directory}/",
+                "max_queued_messages 0",
+                "max_inflight_messages 0",
+            ]
+        else:
+            lines.append("persistence false")
         if os.geteuid() == 0:
             # As root mosquitto drops to user "mosquitto", who cannot read our private tmp dir.
             lines.append("user root")
@@ -236,6 +248,9 @@ class Received:
 class Subscriber:
     """A paho client subscribed to `topic` (QoS 1) on `broker`, recording every message.
 
+    With a `client_id` and `clean_session=False` on a broker with persistence, the broker keeps
+    what arrives while the subscriber is away and delivers it when it comes back.
+
     Create it inside a running event loop; `await ready()` before relying on it; `close()` (or
     `async with`) at the end. Credentials default to the broker's first user, TLS to its CA.
     """
@@ -247,6 +262,8 @@ class Subscriber:
         *,
         username: str | None = None,
         password: str | None = None,
+        client_id: str | None = None,
+        clean_session: bool = True,
     ) -> None:
         self.topic = topic
         self.messages: list[Received] = []
@@ -254,7 +271,11 @@ class Subscriber:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self._subscribed = threading.Event()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{id(self)}")
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-sub-{id(self)}",
+            clean_session=clean_session,
+        )
         if username is None and broker.users:
             username, password = next(iter(broker.users.items()))
         if username is not None:
