@@ -5,15 +5,18 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto mosquitto-clients socat mbpoll influxdb victoria-metrics
+# What the demo needs (a broker and its command-line clients), and what the tests start besides:
+# serial lines over socat ptys, mbpoll, InfluxDB 1.x and victoria-metrics (the v2 write API).
+DEB_PACKAGES := mosquitto mosquitto-clients
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint deps venv bench clean
+.PHONY: demo test lint deps test-deps venv bench clean
 
 demo: deps venv
 	$(BIN)/gerbang demo
 
-test: deps venv
+test: test-deps venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -22,8 +25,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 # Debian packages: only those missing are installed, so a second run does nothing.
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+define install_debs
+	@missing=""; for p in $(1); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv python3-pip"; \
@@ -32,6 +35,13 @@ deps:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_debs,$(DEB_PACKAGES))
+
+test-deps:
+	$(call install_debs,$(TEST_DEB_PACKAGES))
 
 venv: $(VENV)/.installed
 
@@ -40,6 +50,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
+
+# Benchmarks print figures and write bench/results/*.json; they are not tests.
+bench: test-deps venv
+	$(BIN)/python bench/outage_drain.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,10 +1,12 @@
 """A sink's store-and-forward outbox: every item stays in it until the sink acknowledged it.
 
-Two tiers. New items go to memory; every `flush_interval` (1 s) the items that are still not
-acknowledged are appended to the sink's segment log on disk in one write, and fsynced. A healthy
-sink acknowledges most items within that second, so they never touch the SD card; a sink that is
-down sends everything to disk once, in batches. A `kill -9` therefore loses at most the last
-second (SPEC), and a power cut at most what the last fsync had not covered.
+Two tiers. New items go to memory; four times per `max_unsaved` (1 s) the items that have waited
+three quarters of it and are still not acknowledged are appended to the sink's segment log on
+disk, compressed (zlib level 1: a third to a tenth of the bytes for JSON and line protocol), in
+one write, and fsynced. A healthy sink acknowledges its items well within that time, so they never
+touch the SD card; a sink that is down sends everything to disk once, in batches. A `kill -9`
+therefore loses at most the last second (SPEC), and a power cut at most what the last fsync had
+not covered.
 
 Items leave in sequence order: the disk backlog first, oldest first, then the memory tier, so
 live data follows the backlog. Each item has a sequence number; the sink `take`s entries, sends
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -47,6 +51,8 @@ class Entry(Generic[T]):
     samples: int
     item: T
     size: int
+    born: float = 0.0
+    """When it was put (time.monotonic()); 0 for entries read back from disk."""
 
 
 @dataclass(slots=True)
@@ -75,12 +81,12 @@ class Outbox(Generic[T]):
         max_bytes: int,
         dump: Callable[[T], bytes],
         load: Callable[[bytes], T],
-        flush_interval: float = 1.0,
+        max_unsaved: float = 1.0,
         sync: bool = True,
     ) -> None:
         self.name = name
         self.max_bytes = max_bytes
-        self.flush_interval = flush_interval
+        self.max_unsaved = max_unsaved
         self._sync = sync
         self._dump = dump
         self._load = load
@@ -128,14 +134,15 @@ class Outbox(Generic[T]):
             self._ready.set()
 
     async def run(self) -> None:
-        """Flush to disk every `flush_interval` until cancelled."""
+        """Flush to disk four times per `max_unsaved` until cancelled."""
         while True:
-            await asyncio.sleep(self.flush_interval)
-            await self.flush()
+            await asyncio.sleep(self.max_unsaved / 4)
+            await self.flush(min_age=self.max_unsaved * 3 / 4)
 
-    async def flush(self) -> None:
-        """Write the unacknowledged memory tier to disk, fsync it, save the cursor, reclaim."""
-        wrote = self._persist()
+    async def flush(self, min_age: float = 0.0) -> None:
+        """Write the unacknowledged memory entries at least `min_age` s old to disk, fsync
+        them, save the delivery cursor, reclaim delivered segments."""
+        wrote = self._persist(min_age)
         if wrote and self._sync:
             await asyncio.to_thread(self.log.sync)
         self._save_cursor()
@@ -153,10 +160,10 @@ class Outbox(Generic[T]):
     def put(self, item: T, samples: int, size: int) -> None:
         """Add one item of about `size` bytes once dumped (never blocks; drops the oldest when
         the buffer is full)."""
-        entry = Entry(self._next_seq, samples, item, size + HEADER.size)
+        entry = Entry(self._next_seq, samples, item, size + HEADER.size, time.monotonic())
         self._next_seq += 1
         self._memory.append(entry)
-        self._memory_bytes += size
+        self._memory_bytes += entry.size
         if self._memory_bytes + self.log.size > self.max_bytes:
             self._make_room()
         self._ready.set()
@@ -255,7 +262,7 @@ class Outbox(Generic[T]):
             return None
         self._reader_seq = record.seq + 1
         try:
-            item = self._load(record.payload)
+            item = self._load(zlib.decompress(record.payload))
         except Exception as exc:  # a record that passed its CRC but cannot be decoded
             self.log.damage.append(f"record seq {record.seq} could not be decoded: {exc}")
             log.error("%s: record %d undecodable (%s); skipped", self.name, record.seq, exc)
@@ -268,14 +275,29 @@ class Outbox(Generic[T]):
             self._reader.close()  # type: ignore[attr-defined]
             self._reader = None
 
-    def _persist(self) -> int:
-        """Append the memory tier's unacknowledged entries to disk. Returns bytes written."""
+    def _persist(self, min_age: float = 0.0) -> int:
+        """Append the unacknowledged memory entries at least `min_age` s old to disk.
+
+        Returns the bytes written. Entries stay in seq order: the oldest go to disk, the
+        younger stay in memory after them.
+        """
         memory = self._memory
         if not memory:
             return 0
+        born_before = time.monotonic() - min_age
+        count = 0
+        for entry in memory:
+            if entry.born > born_before:
+                break
+            count += 1
+        if not count:
+            return 0
         ahead = self._ahead
+        dump = self._dump
         records = [
-            Record(e.seq, e.samples, self._dump(e.item)) for e in memory if e.seq not in ahead
+            Record(e.seq, e.samples, zlib.compress(dump(e.item), 1))
+            for e in (memory[i] for i in range(count))
+            if e.seq not in ahead
         ]
         try:
             written = self.log.append(records) if records else 0
@@ -289,8 +311,8 @@ class Outbox(Generic[T]):
         if self.disk_error is not None:
             log.warning("%s: the buffer can be written again", self.name)
             self.disk_error = None
-        memory.clear()
-        self._memory_bytes = 0
+        for _ in range(count):
+            self._memory_bytes -= memory.popleft().size
         if self.log.size > self.max_bytes:  # the sinks' size estimates were a little short
             self._make_room()
         if self._reader is not None and self._next_send < self._next_seq:

@@ -66,6 +66,16 @@ def test_acknowledged_within_a_flush_never_touches_the_disk(tmp_path: Path) -> N
     assert outbox.bytes_written == 12
 
 
+def test_the_periodic_flush_writes_only_what_waited_long_enough(tmp_path: Path) -> None:
+    outbox = make(tmp_path)
+    put(outbox, b"young")
+    asyncio.run(outbox.flush(min_age=60))
+    assert outbox.log.size == 0, "an item younger than min_age stays in memory"
+    asyncio.run(outbox.flush(min_age=0))
+    assert outbox.log.size > 0
+    assert drain(outbox) == [b"young"]
+
+
 def test_a_restart_resends_only_the_unacknowledged_tail(tmp_path: Path) -> None:
     outbox = make(tmp_path)
     put(outbox, *(f"item {i}".encode() for i in range(10)))
@@ -92,7 +102,7 @@ def test_unflushed_memory_is_lost_on_a_crash_but_the_disk_tier_survives(
 def test_space_is_reclaimed_as_delivery_advances(tmp_path: Path) -> None:
     outbox = make(tmp_path, max_bytes=16 * 1024 * 16)  # 16 KiB segments
     for _ in range(20):
-        put(outbox, *(b"y" * 1000 for _ in range(10)))
+        put(outbox, *(os.urandom(1000) for _ in range(10)))
         flush(outbox)
     assert len(list(tmp_path.glob("*.seg"))) >= 10
     drain(outbox)
@@ -104,7 +114,7 @@ def test_space_is_reclaimed_as_delivery_advances(tmp_path: Path) -> None:
 def test_a_full_buffer_drops_the_oldest_and_counts_it(tmp_path: Path) -> None:
     outbox = make(tmp_path, max_bytes=16 * 1024 * 8)  # 128 KiB, 16 KiB segments
     for batch in range(40):
-        put(outbox, *(f"{batch:03d}-{i:02d}".encode() + b"z" * 990 for i in range(10)))
+        put(outbox, *(f"{batch:03d}-{i:02d}".encode() + os.urandom(990) for i in range(10)))
         flush(outbox)
     status = outbox.status()
     assert status.dropped > 0
@@ -139,7 +149,7 @@ def test_a_corrupt_record_in_an_old_segment_is_set_aside_while_reading(
 ) -> None:
     outbox = make(tmp_path, max_bytes=16 * 1024 * 16)
     for batch in range(3):
-        put(outbox, *(f"{batch}-{i:02d}".encode() + b"q" * 2000 for i in range(10)))
+        put(outbox, *(f"{batch}-{i:02d}".encode() + os.urandom(2000) for i in range(10)))
         flush(outbox)
     outbox.close()
     first = sorted(tmp_path.glob("*.seg"))[0]
