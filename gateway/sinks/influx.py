@@ -187,7 +187,7 @@ class InfluxSink:
         self.encoder = LineEncoder(identity, measurements)
         self.outbox = outbox
         self.writer = InfluxWriter(config)
-        self._backoff = backoff or Backoff(initial=1.0, maximum=60.0)
+        self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._full = asyncio.Event()
         self._stopping = asyncio.Event()
         self._closing = False

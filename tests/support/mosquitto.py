@@ -240,6 +240,8 @@ class Received:
     payload: bytes
     retain: bool
     qos: int
+    at: float = 0.0
+    """time.monotonic() when it arrived."""
 
     def json(self) -> Any:
         return orjson.loads(self.payload)
@@ -297,7 +299,9 @@ class Subscriber:
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append(Received(msg.topic, msg.payload, bool(msg.retain), msg.qos))
+            self.messages.append(
+                Received(msg.topic, msg.payload, bool(msg.retain), msg.qos, time.monotonic())
+            )
         # RuntimeError: the test's event loop is gone, so nobody is waiting.
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._changed.set)
