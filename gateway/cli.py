@@ -32,6 +32,8 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=fmt, stream=sys.stderr, force=True)
     # pymodbus logs every unanswered request at error level; our pollers report once per episode.
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL if level != "debug" else logging.DEBUG)
+    # asyncua logs every failed probe and teardown with a traceback; our poller reports once.
+    logging.getLogger("asyncua").setLevel(logging.CRITICAL if level != "debug" else logging.INFO)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -62,12 +62,16 @@ class Batch:
     """The samples of one device scan: the unit of work from adapter to sinks.
 
     `ts` is the scan's timestamp (the moment the last response arrived); samples carry their
-    own `ts`, which differs only where the protocol gives source timestamps (OPC UA).
+    own `ts`, which differs only where the protocol gives source timestamps (OPC UA, and then
+    `source_ts` is set).
     """
 
     device: str
     ts: int
     samples: list[Sample] = field(default_factory=list)
+    source_ts: bool = False
+    """The samples carry the source's own timestamps (OPC UA), which may differ: sinks that
+    write one record per scan (InfluxDB) write one per distinct timestamp instead."""
 
 
 class DeviceState(StrEnum):

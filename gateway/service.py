@@ -12,16 +12,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.modbus.link import LinkRegistry
 from adapters.modbus.poller import ModbusPoller
 from gateway import __version__
 from gateway.backoff import Backoff
 from gateway.config.models import Config, ModbusRtuDevice, ModbusTcpDevice
-from gateway.model import DeviceState, StateChange, now_ms
+from gateway.model import DeviceState
 from gateway.pipeline import Pipeline
 from gateway.sinks.base import Sink
 from gateway.status import DeviceStatus
+
+if TYPE_CHECKING:
+    from adapters.opcua.poller import OpcUaPoller
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,7 @@ Device = ModbusTcpDevice | ModbusRtuDevice
 class _RunningDevice:
     status: DeviceStatus
     task: asyncio.Task[None] | None = None
-    poller: ModbusPoller | None = None
+    poller: ModbusPoller | OpcUaPoller | None = None
 
 
 def build_sinks(config: Config, version: str) -> list[Sink]:
@@ -102,18 +107,14 @@ class Gateway:
         if isinstance(device, ModbusTcpDevice | ModbusRtuDevice):
             link = self.links.acquire(device, device.timeout)
             running.poller = ModbusPoller(device, link, self.pipeline, status)
-            running.task = asyncio.create_task(
-                _supervised(f"device {device_id}", running.poller.run), name=f"device:{device_id}"
-            )
         else:
-            status.state = DeviceState.ERROR
-            status.last_error = (
-                f"device {device_id}: protocol {status.protocol} is not supported yet"
-            )
-            log.error("%s", status.last_error)
-            self.pipeline.state_changed(
-                StateChange(device_id, DeviceState.ERROR, now_ms(), status.last_error)
-            )
+            from adapters.opcua.poller import OpcUaPoller  # asyncua only where it is needed
+
+            trust = Path(self.config.buffer.path).parent / "opcua-trust"
+            running.poller = OpcUaPoller(device, self.pipeline, status, trust)  # type: ignore[arg-type]
+        running.task = asyncio.create_task(
+            _supervised(f"device {device_id}", running.poller.run), name=f"device:{device_id}"
+        )
 
     async def stop(self, deadline: float = 5.0) -> None:
         """Stop polling, mark devices offline, flush and close the sinks, within `deadline` s."""

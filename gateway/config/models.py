@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    field_validator,
     model_validator,
 )
 
@@ -250,6 +251,14 @@ class OpcUaSignal(SignalBase):
     """One OPC UA variable, by node id (`ns=2;s=...`, `i=...`, or `nsu=<uri>;s=...`)."""
 
     node: str = Field(min_length=3)
+
+    @field_validator("node")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        from adapters.opcua.nodeids import parse_node_id
+
+        parse_node_id(value)  # NodeIdError is a ValueError: pydantic reports its message
+        return value
 
 
 def _signal_kind(value: Any) -> str:

@@ -23,7 +23,7 @@ import logging
 from dataclasses import dataclass, field
 
 from gateway.config.models import GatewayIdentity
-from gateway.model import GOOD, Batch
+from gateway.model import GOOD, Batch, Sample
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +111,38 @@ class LineEncoder:
         return entry
 
     def line(self, batch: Batch) -> tuple[str, int] | None:
-        """The point of one device scan and its number of fields, or None without good values."""
-        device = self._devices.get(batch.device) or self._device(batch.device)
+        """The point of one device scan and its number of fields, or None without good values.
+
+        A batch with source timestamps (OPC UA) becomes one line per distinct timestamp.
+        """
+        if batch.source_ts:
+            return self._lines_by_ts(batch)
+        return self._line(batch.device, batch.samples, batch.ts)
+
+    def _lines_by_ts(self, batch: Batch) -> tuple[str, int] | None:
+        groups: dict[int, list[Sample]] = {}
+        for sample in batch.samples:
+            groups.setdefault(sample.ts, []).append(sample)
+        lines: list[str] = []
+        fields = 0
+        for ts in sorted(groups):
+            point = self._line(batch.device, groups[ts], ts)
+            if point is not None:
+                lines.append(point[0])
+                fields += point[1]
+        return ("\n".join(lines), fields) if lines else None
+
+    def _line(self, device_id: str, samples: list[Sample], ts: int) -> tuple[str, int] | None:
+        device = self._devices.get(device_id) or self._device(device_id)
         known = device.fields
         parts: list[str] = []
-        for sample in batch.samples:
+        for sample in samples:
             if sample.quality is not GOOD or sample.value is None:
                 continue
             value = sample.value
             spec = known.get(sample.signal)
             if spec is None:
-                spec = self._field(batch.device, sample.signal, value)
+                spec = self._field(device_id, sample.signal, value)
                 known[sample.signal] = spec
             key, kind = spec
             if kind == kind_of(value):
@@ -134,12 +155,12 @@ class LineEncoder:
                 continue
             text = render(kind, value)
             if text is None:
-                self._conflict(batch.device, sample.signal, kind, value)
+                self._conflict(device_id, sample.signal, kind, value)
                 continue
             parts.append(f"{key}={text}")
         if not parts:
             return None
-        return f"{device.prefix}{','.join(parts)} {batch.ts}", len(parts)
+        return f"{device.prefix}{','.join(parts)} {ts}", len(parts)
 
     def _field(self, device: str, signal: str, value: object) -> tuple[str, str]:
         measurement = self._measurements.get(device, "machine")

@@ -1,0 +1,1 @@
+"""The OPC UA adapter: one asyncua client per device, subscriptions or batched reads, browse."""

@@ -1,0 +1,355 @@
+"""Reads one OPC UA device: a subscription (default) or one batched read per interval.
+
+`subscribe: true`: one subscription whose publishing interval is the device `interval`, one
+monitored item per signal with that sampling interval and, where the signal has a `deadband`,
+a server-side absolute deadband. Notifications are consumed raw, one publish response at a
+time (asyncua's handler style would make a task per notification), and each response becomes
+one batch: the samples that changed, each with its source timestamp.
+
+`subscribe: false`: every interval, one Read request for all the device's nodes (split only at
+the server's per-request limit), never one request per node.
+
+Node ids in the `nsu=<uri>` form are resolved against the server's namespace array at every
+connect, so a server that renumbers its namespaces on restart is read correctly. A node that is
+unknown, unreadable, or holds an array or a structure makes that signal bad with a message that
+names the node; every other signal keeps flowing. A lost connection (socket closed, or the
+keep-alive probe unanswered for about two seconds) puts the device in `error`; it is reconnected
+with capped, jittered backoff and its subscription created again, in a new session, the old
+one closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from asyncua import ua
+
+from gateway.backoff import Backoff
+from gateway.config.models import OpcUaDevice, OpcUaSignal
+from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.pipeline import Pipeline
+from gateway.status import DeviceStatus
+
+from .nodeids import NodeIdError, parse_node_id
+from .session import Session, TrustError, open_session
+from .values import status_text, to_sample
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 1000
+"""Nodes per Read request when the server does not say its limit."""
+
+
+class SessionLost(Exception):
+    """A session that was up ended; the text says why."""
+
+
+class OpcUaPoller:
+    """The task of one OPC UA device (see the module docstring)."""
+
+    def __init__(
+        self,
+        device: OpcUaDevice,
+        pipeline: Pipeline,
+        status: DeviceStatus,
+        trust_dir: Path | None = None,
+    ) -> None:
+        self.device = device
+        self.pipeline = pipeline
+        self.status = status
+        self.trust_dir = trust_dir
+        self._signals: list[OpcUaSignal] = list(device.signals)
+        self._refs = [parse_node_id(s.node) for s in self._signals]
+        self._backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
+        self._down_since: float | None = None
+        self._session: Session | None = None
+        self._last_error: str | None = None
+        status.requests_per_scan = 0 if device.subscribe else 1
+
+    async def run(self) -> None:
+        """Connect, read and reconnect until cancelled. Never raises for device faults."""
+        while True:
+            try:
+                await self._connected_session()
+            except asyncio.CancelledError:
+                raise
+            except (TrustError, SessionLost) as exc:
+                self._failed(str(exc))
+            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
+                self._failed(self._describe(exc))
+            await asyncio.sleep(self._backoff.next_delay())
+
+    def stopped(self) -> None:
+        """Mark the device offline (removed from the config or shutting down)."""
+        self._set_state(DeviceState.OFFLINE, None)
+
+    # -- one session ----------------------------------------------------------------------
+
+    async def _connected_session(self) -> None:
+        session = await open_session(self.device, self.trust_dir)
+        self._session = session
+        self.status.signal_errors = {}
+        try:
+            namespaces = await session.client.get_namespace_array()
+            nodes, errors = self._resolve(namespaces)
+            if self.device.subscribe:
+                await self._subscribe(session, nodes, errors)
+                await session.lost.wait()
+            else:
+                await self._poll(session, nodes, errors)
+            raise SessionLost(session.reason or "connection lost")
+        finally:
+            self._session = None
+            await session.close()
+
+    def _resolve(self, namespaces: list[str]) -> tuple[list[ua.NodeId | None], dict[int, str]]:
+        nodes: list[ua.NodeId | None] = []
+        errors: dict[int, str] = {}
+        for index, ref in enumerate(self._refs):
+            try:
+                nodes.append(ref.resolve(namespaces))
+            except NodeIdError as exc:
+                nodes.append(None)
+                errors[index] = f"node {ref.text}: {exc}"
+        return nodes, errors
+
+    # -- subscription ---------------------------------------------------------------------
+
+    async def _subscribe(
+        self, session: Session, nodes: list[ua.NodeId | None], errors: dict[int, str]
+    ) -> None:
+        client = session.client
+        interval_ms = self.device.interval * 1000
+        params = ua.CreateSubscriptionParameters(
+            RequestedPublishingInterval=interval_ms,
+            RequestedLifetimeCount=10_000,
+            RequestedMaxKeepAliveCount=max(1, int(3000 / interval_ms) + 1),
+            MaxNotificationsPerPublish=0,
+            PublishingEnabled=True,
+            Priority=0,
+        )
+        signals = self._signals
+        unit_of = [s.unit for s in signals]
+        name_of = [s.name for s in signals]
+        node_of = [r.text for r in self._refs]
+        device_id = self.device.id
+
+        def on_publish(result: ua.PublishResult) -> None:
+            data = result.NotificationMessage.NotificationData
+            if not data:
+                return
+            arrival = now_ms()
+            samples: list[Sample] = []
+            for notification in data:
+                if isinstance(notification, ua.DataChangeNotification):
+                    for item in notification.MonitoredItems:
+                        i = item.ClientHandle
+                        samples.append(
+                            to_sample(name_of[i], unit_of[i], item.Value, arrival, node_of[i])
+                        )
+                elif isinstance(notification, ua.StatusChangeNotification):
+                    text = status_text(notification.Status)
+                    session.reason = f"the server ended the subscription: {text}"
+                    session.lost.set()
+            if samples:
+                self._published(samples, arrival, None)
+
+        response = await client.uaclient.create_subscription(params, on_publish)
+        requests = []
+        handles = []
+        for index, node in enumerate(nodes):
+            if node is None:
+                continue
+            signal = signals[index]
+            parameters = ua.MonitoringParameters(
+                ClientHandle=index,
+                SamplingInterval=interval_ms,
+                QueueSize=1,
+                DiscardOldest=True,
+            )
+            if signal.deadband is not None:
+                parameters.Filter = ua.DataChangeFilter(
+                    Trigger=ua.DataChangeTrigger.StatusValue,
+                    DeadbandType=ua.DeadbandType.Absolute,
+                    DeadbandValue=signal.deadband,
+                )
+            requests.append(
+                ua.MonitoredItemCreateRequest(
+                    ItemToMonitor=ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value),
+                    MonitoringMode=ua.MonitoringMode.Reporting,
+                    RequestedParameters=parameters,
+                )
+            )
+            handles.append(index)
+        results: list[ua.MonitoredItemCreateResult] = []
+        for start in range(0, len(requests), READ_CHUNK):
+            results += await client.uaclient.create_monitored_items(
+                ua.CreateMonitoredItemsParameters(
+                    SubscriptionId=response.SubscriptionId,
+                    TimestampsToReturn=ua.TimestampsToReturn.Both,
+                    ItemsToCreate=requests[start : start + READ_CHUNK],
+                )
+            )
+        for index, result in zip(handles, results, strict=True):
+            if not result.StatusCode.is_good():
+                errors[index] = f"node {self._refs[index].text}: {status_text(result.StatusCode)}"
+        self._connected(len(results), errors)
+        if errors:
+            # The good signals arrive with the first publish; the bad ones are said once.
+            ts = now_ms()
+            bad = [
+                Sample(signals[i].name, None, BAD, ts, signals[i].unit, error)
+                for i, error in sorted(errors.items())
+            ]
+            self._published(bad, ts, None)
+        log.debug("device %s: subscribed to %d nodes", device_id, len(results))
+
+    # -- polling --------------------------------------------------------------------------
+
+    async def _poll(
+        self, session: Session, nodes: list[ua.NodeId | None], errors: dict[int, str]
+    ) -> None:
+        client = session.client
+        loop = asyncio.get_running_loop()
+        readable = [(i, node) for i, node in enumerate(nodes) if node is not None]
+        reads = [
+            ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value) for _, node in readable
+        ]
+        signals = self._signals
+        self._connected(len(readable), errors)
+        interval = self.device.interval
+        next_tick = loop.time()
+        while not session.lost.is_set():
+            started = time.perf_counter()
+            values: list[ua.DataValue] = []
+            for start in range(0, len(reads), READ_CHUNK):
+                params = ua.ReadParameters(
+                    MaxAge=0,
+                    TimestampsToReturn=ua.TimestampsToReturn.Both,
+                    NodesToRead=reads[start : start + READ_CHUNK],
+                )
+                values += await client.uaclient.read(params)
+            arrival = now_ms()
+            samples: list[Sample | None] = [None] * len(signals)
+            for (index, _), value in zip(readable, values, strict=True):
+                signal = signals[index]
+                samples[index] = to_sample(
+                    signal.name, signal.unit, value, arrival, self._refs[index].text
+                )
+            for index, error in errors.items():
+                signal = signals[index]
+                samples[index] = Sample(signal.name, None, BAD, arrival, signal.unit, error)
+            self._published(
+                [s for s in samples if s is not None],
+                arrival,
+                (time.perf_counter() - started) * 1000.0,
+            )
+            next_tick += interval
+            now = loop.time()
+            if next_tick < now:
+                self.status.overruns += 1
+                next_tick = now + interval - ((now - next_tick) % interval)
+            try:
+                async with asyncio.timeout(max(0.0, next_tick - loop.time())):
+                    await session.lost.wait()
+            except TimeoutError:
+                pass
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _connected(self, nodes: int, errors: dict[int, str]) -> None:
+        self._backoff.reset()
+        status = self.status
+        # Notifications may have come in already: add to what they said, do not replace it.
+        status.signal_errors.update({self._signals[i].name: e for i, e in errors.items()})
+        if self._down_since is not None:
+            log.warning(
+                "device %s: connected again after %.0f s",
+                self.device.id,
+                time.monotonic() - self._down_since,
+            )
+        else:
+            log.info(
+                "device %s: connected (%s, %d nodes)",
+                self.device.id,
+                "subscription" if self.device.subscribe else "polling",
+                nodes,
+            )
+        for index, error in errors.items():
+            log.error("device %s: signal %s: %s", self.device.id, self._signals[index].name, error)
+        self._down_since = None
+        status.last_error = self._signal_summary()
+        self._set_state(DeviceState.ONLINE, None)
+
+    def _published(self, samples: list[Sample], ts: int, latency_ms: float | None) -> None:
+        status = self.status
+        status.polls_ok += 1
+        status.last_poll = ts
+        if latency_ms is not None:
+            status.latency_ms = round(latency_ms, 2)
+        errors = status.signal_errors
+        for sample in samples:
+            if sample.error is not None:
+                errors[sample.signal] = sample.error
+            elif sample.signal in errors:
+                del errors[sample.signal]
+        status.last_error = self._signal_summary()
+        self.pipeline.publish(Batch(self.device.id, ts, samples, source_ts=True))
+
+    def _signal_summary(self) -> str | None:
+        errors = self.status.signal_errors
+        if not errors:
+            return None
+        name, error = next(iter(errors.items()))
+        more = len(errors) - 1
+        return f"device {self.device.id}: signal {name}: {error}" + (
+            f" (and {more} more bad signals)" if more else ""
+        )
+
+    def _failed(self, error: str) -> None:
+        status = self.status
+        status.polls_failed += 1
+        message = error if self.device.id in error else f"device {self.device.id}: {error}"
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            log.error("%s; retrying with backoff", message)
+        else:
+            log.debug("%s (still failing)", message)
+        status.last_error = message
+        if status.state is not DeviceState.ERROR or self._last_error != message:
+            self._last_error = message
+            self._set_state(DeviceState.ERROR, message)
+
+    def _set_state(self, state: DeviceState, error: str | None) -> None:
+        self.status.state = state
+        self.pipeline.state_changed(StateChange(self.device.id, state, now_ms(), error))
+
+    def _describe(self, exc: BaseException) -> str:
+        endpoint = self.device.endpoint
+        if isinstance(exc, ConnectionRefusedError):
+            return f"cannot connect to {endpoint}: connection refused (is the server running?)"
+        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+            return f"no answer from {endpoint} in time"
+        if isinstance(exc, ua.UaStatusCodeError):
+            text = status_text(ua.StatusCode(exc.code))
+            hint = ""
+            if "Identity" in text or "User" in text:
+                hint = " (check username and password)"
+            elif "Security" in text or "Certificate" in text:
+                hint = " (check security: policy, mode, certificates)"
+            return f"{endpoint} refused: {text}{hint}"
+        if isinstance(exc, OSError):
+            return f"cannot connect to {endpoint}: {exc.strerror or exc}"
+        text = str(exc) or type(exc).__name__
+        return f"{endpoint}: {text}"
+
+    # -- for tests and the API ------------------------------------------------------------
+
+    @property
+    def session(self) -> Any:
+        """The live session, if connected (tests and browse use it)."""
+        return self._session

@@ -1,0 +1,145 @@
+"""One OPC UA client session for a device: security, credentials, server trust, and teardown.
+
+The asyncua `Client` is built here from the device's config and nothing else does network set-up.
+Security: policy None, or Basic256Sha256 with Sign or SignAndEncrypt, the client certificate and
+key from the config. The server's certificate must be trusted explicitly: either
+`security.server_certificate` names its file, or `security.trust_on_first_use: true` takes the
+one the server presents at the first connect, stores it in the trust folder, and from then on
+refuses any other (a changed certificate is an error a technician must look at).
+
+asyncua's own reconnect supervisor is off: the poller reconnects with its own backoff, so that
+status, logs and namespace resolution stay in one place. asyncua's health probe still runs and
+reports a lost connection (keep-alive) through `lost`, within about `watchdog` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from asyncua import Client, ua
+from asyncua.crypto import security_policies
+
+from gateway.config.models import OpcUaDevice
+
+log = logging.getLogger(__name__)
+
+WATCHDOG = 1.0
+"""Seconds between asyncua's health probes (a read of the server state)."""
+
+_MODES = {
+    "Sign": ua.MessageSecurityMode.Sign,
+    "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt,
+}
+
+
+class TrustError(Exception):
+    """The server's certificate is not the one trusted for this device."""
+
+
+class Session:
+    """A connected client and the event set when its connection is lost."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.lost = asyncio.Event()
+        self.reason: str | None = None
+
+        async def on_lost(exc: Exception) -> None:
+            self.reason = self.reason or _describe_loss(exc)
+            self.lost.set()
+
+        client.connection_lost_callback = on_lost
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Close the session and the socket; never raises, never waits longer than `timeout`."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(timeout):
+                await self.client.disconnect()
+        with contextlib.suppress(Exception):
+            self.client.disconnect_socket()
+
+
+async def open_session(device: OpcUaDevice, trust_dir: Path | None) -> Session:
+    """Connect to the device's endpoint with its security and credentials.
+
+    Raises OSError/TimeoutError (unreachable), ua.UaError (refused: security, credentials),
+    TrustError (server certificate not trusted).
+    """
+    client = Client(device.endpoint, timeout=device.timeout, watchdog_intervall=WATCHDOG)
+    client.session_timeout = 60_000
+    if device.username:
+        client.set_user(device.username)
+        if device.password is not None:
+            client.set_password(device.password.get_secret_value())
+    security = device.security
+    if security.policy != "None":
+        assert security.certificate and security.private_key
+        server_cert = await _server_certificate(client, device, trust_dir)
+        await client.set_security(
+            security_policies.SecurityPolicyBasic256Sha256,
+            certificate=security.certificate,
+            private_key=security.private_key,
+            server_certificate=server_cert,
+            mode=_MODES[security.mode],
+        )
+    session = Session(client)
+    try:
+        await client.connect(auto_reconnect=False)
+    except BaseException:
+        await session.close()
+        raise
+    return session
+
+
+async def _server_certificate(
+    client: Client, device: OpcUaDevice, trust_dir: Path | None
+) -> str | bytes:
+    security = device.security
+    if security.server_certificate:
+        return security.server_certificate
+    if not security.trust_on_first_use:
+        raise TrustError(
+            f"device {device.id}: the server's certificate is not trusted: set "
+            "security.server_certificate to its file, or trust_on_first_use: true to take the "
+            "one it presents now"
+        )
+    if trust_dir is None:
+        raise TrustError(f"device {device.id}: trust_on_first_use needs a folder to keep it in")
+    stored = trust_dir / f"{device.id}.der"
+    endpoints = await client.connect_and_get_server_endpoints()
+    policy = security_policies.SecurityPolicyBasic256Sha256.URI
+    endpoint = Client.find_endpoint(endpoints, _MODES[security.mode], policy)
+    presented = _first_certificate(endpoint.ServerCertificate)
+    _pin(device.id, stored, presented)
+    return presented
+
+
+def _pin(device_id: str, stored: Path, presented: bytes) -> None:
+    """Keep the certificate seen first; refuse any other later."""
+    if stored.exists():
+        if stored.read_bytes() != presented:
+            raise TrustError(
+                f"device {device_id}: the server presents a different certificate than the one "
+                f"trusted on first use ({stored}); if the server was replaced on purpose, delete "
+                "that file"
+            )
+        return
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(presented)
+    log.warning("device %s: trusting the server's certificate on first use (%s)", device_id, stored)
+
+
+def _first_certificate(der: bytes) -> bytes:
+    """The leading certificate of a DER blob that may carry its chain after it."""
+    length = int.from_bytes(der[2:4], "big") + 4
+    return der[:length]
+
+
+def _describe_loss(exc: Exception) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return "the server stopped answering (keep-alive timeout)"
+    text = str(exc) or type(exc).__name__
+    return f"connection lost: {text}"

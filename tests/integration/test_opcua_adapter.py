@@ -1,0 +1,257 @@
+"""The OPC UA adapter against a real asyncua server on loopback: subscription and polling deliver
+exact values, a written value arrives within about one interval, an unknown node or an array is
+isolated, a restart with renumbered namespaces is survived, Sign&Encrypt works end to end, and
+reconnects leak no tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asyncua import ua
+
+from adapters.opcua.poller import OpcUaPoller
+from gateway.config.models import OpcUaDevice
+from gateway.model import BAD, GOOD, DeviceState
+from gateway.pipeline import Pipeline
+from gateway.status import DeviceStatus
+from tests.support.collect import CollectingSink
+from tests.support.opcua_server import URI, OpcServer, make_pki
+
+pytestmark = pytest.mark.integration
+
+SIGNALS = [
+    {"name": "temperature", "node": f"nsu={URI};s=Furnace.Temperature", "unit": "degC"},
+    {"name": "pressure", "node": f"nsu={URI};s=Furnace.Pressure"},
+    {"name": "parts", "node": f"nsu={URI};s=Furnace.Parts"},
+    {"name": "running", "node": f"nsu={URI};s=Furnace.Running"},
+    {"name": "recipe", "node": f"nsu={URI};s=Furnace.Recipe"},
+    {"name": "label", "node": f"nsu={URI};s=Furnace.Label"},
+]
+EXPECTED = {
+    "temperature": 1452.5,
+    "pressure": -12,
+    "parts": 4000000000,
+    "running": True,
+    "recipe": "PP-ABS",
+    "label": "Tungku 1",
+}
+
+
+class Reader:
+    """An OpcUaPoller with a collecting pipeline, its task cancelled at the end."""
+
+    def __init__(self) -> None:
+        self.sink = CollectingSink()
+        self.pipeline = Pipeline([self.sink])
+        self.pollers: list[tuple[OpcUaPoller, asyncio.Task[None]]] = []
+
+    def start(self, endpoint: str, signals: list[dict[str, Any]], **fields: Any) -> OpcUaPoller:
+        trust_dir = fields.pop("trust_dir", None)
+        device = OpcUaDevice.model_validate(
+            {
+                "id": "roaster-1",
+                "protocol": "opcua",
+                "endpoint": endpoint,
+                "interval": "200ms",
+                "timeout": "2s",
+                "signals": signals,
+                **fields,
+            }
+        )
+        status = DeviceStatus(device.id, device.protocol)
+        self.pipeline.add_device(device.id, device.signals)
+        poller = OpcUaPoller(device, self.pipeline, status, trust_dir)
+        poller._backoff.initial = 0.2  # quick reconnects in tests
+        poller._backoff.maximum = 1.0
+        self.pollers.append((poller, asyncio.create_task(poller.run())))
+        return poller
+
+    def latest(self) -> dict[str, Any]:
+        return {name: s.value for name, s in self.pipeline.latest["roaster-1"].items()}
+
+    def good(self) -> dict[str, Any]:
+        return {
+            name: s.value
+            for name, s in self.pipeline.latest["roaster-1"].items()
+            if s.quality is GOOD
+        }
+
+    async def close(self) -> None:
+        for _, task in self.pollers:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def client_tasks() -> int:
+    """Tasks of the client side (the test server runs in the same loop)."""
+    count = 0
+    for task in asyncio.all_tasks():
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = code.co_filename if code else ""
+        if "asyncua/server" not in filename:
+            count += 1
+    return count
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[OpcServer]:
+    opc = OpcServer()
+    await opc.start()
+    yield opc
+    await opc.stop()
+
+
+@pytest.fixture
+async def reader() -> AsyncIterator[Reader]:
+    holder = Reader()
+    yield holder
+    await holder.close()
+
+
+@pytest.mark.parametrize("subscribe", [True, False])
+async def test_exact_values_of_every_type(server, reader, subscribe) -> None:
+    reader.start(server.endpoint, SIGNALS, subscribe=subscribe)
+    await reader.sink.wait_for(lambda: reader.good() == EXPECTED)
+    sample = reader.pipeline.latest["roaster-1"]["temperature"]
+    assert sample.unit == "degC"
+    batches = reader.sink.batches_of("roaster-1")
+    assert all(b.source_ts for b in batches)
+    state = reader.sink.last_state("roaster-1")
+    assert state is not None and state.state is DeviceState.ONLINE
+
+
+@pytest.mark.parametrize("subscribe", [True, False])
+async def test_a_written_value_arrives_within_about_one_interval(server, reader, subscribe) -> None:
+    reader.start(server.endpoint, SIGNALS[:1], subscribe=subscribe)
+    await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1452.5)
+    loop = asyncio.get_running_loop()
+    written = loop.time()
+    await server.write("Temperature", 1500.25)
+    await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1500.25, 5)
+    assert loop.time() - written < 0.2 * 3 + 0.3, "more than about one interval late"
+
+
+@pytest.mark.parametrize("subscribe", [True, False])
+async def test_unknown_nodes_arrays_and_bad_status_are_isolated(server, reader, subscribe) -> None:
+    signals = [
+        *SIGNALS[:2],
+        {"name": "ghost", "node": f"nsu={URI};s=Furnace.NoSuchThing"},
+        {"name": "profile", "node": f"nsu={URI};s=Furnace.Profile"},
+        {"name": "broken", "node": f"nsu={URI};s=Furnace.Broken"},
+        {"name": "elsewhere", "node": "nsu=urn:not-here;s=X"},
+    ]
+    poller = reader.start(server.endpoint, signals, subscribe=subscribe)
+    await reader.sink.wait_for(
+        lambda: (
+            set(poller.status.signal_errors) == {"ghost", "profile", "broken", "elsewhere"}
+            and reader.good() == {"temperature": 1452.5, "pressure": -12}
+        )
+    )
+    errors = poller.status.signal_errors
+    assert "Furnace.NoSuchThing" in errors["ghost"] and "BadNodeIdUnknown" in errors["ghost"]
+    assert "array" in errors["profile"]
+    assert "BadSensorFailure" in errors["broken"]
+    assert "urn:not-here" in errors["elsewhere"]
+    latest = reader.pipeline.latest["roaster-1"]
+    assert {n for n, s in latest.items() if s.quality is BAD} == set(errors)
+    assert poller.status.state is DeviceState.ONLINE, "one bad node does not fail the device"
+    summary = poller.status.last_error or ""
+    assert "bad signals" in summary and "roaster-1" in summary
+
+
+@pytest.mark.parametrize("subscribe", [True, False])
+async def test_a_restart_with_renumbered_namespaces_is_survived(server, reader, subscribe) -> None:
+    poller = reader.start(server.endpoint, SIGNALS, subscribe=subscribe)
+    await reader.sink.wait_for(lambda: reader.good() == EXPECTED)
+    before = await server.namespace_index()
+    await server.stop()
+    await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ERROR, 10)
+    assert "roaster-1" in (poller.status.last_error or "")
+    await server.start(renumber=True)
+    assert await server.namespace_index() != before, "the test must renumber"
+    await server.write("Temperature", 1300.0)
+    await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1300.0, 15)
+    assert reader.good() == {**EXPECTED, "temperature": 1300.0}
+    assert poller.status.state is DeviceState.ONLINE
+
+
+async def test_reconnects_leak_no_tasks_or_sessions(server, reader) -> None:
+    poller = reader.start(server.endpoint, SIGNALS[:1])
+    await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1452.5)
+    baseline = client_tasks()
+    for round_ in range(5):
+        await server.stop()
+        await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ERROR, 10)
+        await server.start()
+        await server.write("Temperature", 100.0 + round_)
+        await reader.sink.wait_for(
+            lambda r=round_: reader.good().get("temperature") == 100.0 + r, 15
+        )
+    await asyncio.sleep(0.5)  # let the old sessions' tasks finish
+    assert client_tasks() <= baseline, "tasks left behind by old sessions"
+
+
+async def test_sign_and_encrypt_with_certificates(tmp_path: Path, reader) -> None:
+    server_pki = await make_pki(tmp_path / "pki", "server", "urn:gerbang:test-server", True)
+    client_pki = await make_pki(tmp_path / "pki", "client", "urn:gerbang:client", False)
+    opc = OpcServer(pki=server_pki)
+    await opc.start()
+    try:
+        security = {
+            "policy": "Basic256Sha256",
+            "mode": "SignAndEncrypt",
+            "certificate": str(client_pki.cert),
+            "private_key": str(client_pki.key),
+            "server_certificate": str(server_pki.cert),
+        }
+        reader.start(opc.endpoint, SIGNALS, security=security)
+        await reader.sink.wait_for(lambda: reader.good() == EXPECTED, 20)
+    finally:
+        await reader.close()
+        await opc.stop()
+
+
+async def test_an_untrusted_server_certificate_is_refused_unless_trusted_on_first_use(
+    tmp_path: Path, reader
+) -> None:
+    server_pki = await make_pki(tmp_path / "pki", "server", "urn:gerbang:test-server", True)
+    client_pki = await make_pki(tmp_path / "pki", "client", "urn:gerbang:client", False)
+    opc = OpcServer(pki=server_pki)
+    await opc.start()
+    security = {
+        "policy": "Basic256Sha256",
+        "mode": "SignAndEncrypt",
+        "certificate": str(client_pki.cert),
+        "private_key": str(client_pki.key),
+    }
+    try:
+        refused = reader.start(opc.endpoint, SIGNALS[:1], security=security)
+        await reader.sink.wait_for(lambda: refused.status.state is DeviceState.ERROR)
+        assert "not trusted" in refused.status.last_error
+        await reader.close()
+        reader.pollers.clear()
+        trust = tmp_path / "trust"
+        trusting = reader.start(
+            opc.endpoint,
+            SIGNALS[:1],
+            security={**security, "trust_on_first_use": True},
+            trust_dir=trust,
+        )
+        await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1452.5, 20)
+        assert (trust / "roaster-1.der").read_bytes()
+        assert trusting.status.state is DeviceState.ONLINE
+    finally:
+        await reader.close()
+        await opc.stop()
+
+
+def test_status_text_names_the_code() -> None:
+    from adapters.opcua.values import status_text
+
+    text = status_text(ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown))
+    assert text.startswith("BadNodeIdUnknown (")
