@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     demo.set_defaults(func=cmd_demo)
 
+    from adapters.opcua.cli import register as register_opcua
+
+    register_opcua(sub)
+
     try:
         from simulators.cli import register
     except ImportError:  # the simulators are optional at import time only while being built

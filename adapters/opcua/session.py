@@ -77,6 +77,10 @@ async def open_session(device: OpcUaDevice, trust_dir: Path | None) -> Session:
     security = device.security
     if security.policy != "None":
         assert security.certificate and security.private_key
+        # Servers check that the ApplicationUri we announce is the one in our certificate.
+        client.application_uri = (
+            _application_uri(Path(security.certificate)) or client.application_uri
+        )
         server_cert = await _server_certificate(client, device, trust_dir)
         await client.set_security(
             security_policies.SecurityPolicyBasic256Sha256,
@@ -130,6 +134,24 @@ def _pin(device_id: str, stored: Path, presented: bytes) -> None:
     stored.parent.mkdir(parents=True, exist_ok=True)
     stored.write_bytes(presented)
     log.warning("device %s: trusting the server's certificate on first use (%s)", device_id, stored)
+
+
+def _application_uri(path: Path) -> str | None:
+    """The URI in a certificate's subjectAltName (DER or PEM), if it has one."""
+    from cryptography import x509
+
+    try:
+        raw = path.read_bytes()
+        cert = (
+            x509.load_pem_x509_certificate(raw)
+            if raw.startswith(b"-----")
+            else x509.load_der_x509_certificate(raw)
+        )
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return None
+    uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    return uris[0] if uris else None
 
 
 def _first_certificate(der: bytes) -> bytes:

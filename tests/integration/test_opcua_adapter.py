@@ -7,6 +7,8 @@ reconnects leak no tasks.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from asyncua import ua
 
+from adapters.opcua.nodeids import parse_node_id
 from adapters.opcua.poller import OpcUaPoller
 from gateway.config.models import OpcUaDevice
 from gateway.model import BAD, GOOD, DeviceState
@@ -196,17 +199,25 @@ async def test_reconnects_leak_no_tasks_or_sessions(server, reader) -> None:
     assert client_tasks() <= baseline, "tasks left behind by old sessions"
 
 
-async def test_sign_and_encrypt_with_certificates(tmp_path: Path, reader) -> None:
+async def test_sign_and_encrypt_with_the_documented_client_certificate(
+    tmp_path: Path, reader
+) -> None:
     server_pki = await make_pki(tmp_path / "pki", "server", "urn:gerbang:test-server", True)
-    client_pki = await make_pki(tmp_path / "pki", "client", "urn:gerbang:client", False)
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateway.cli", "opcua", "cert", "--dir", str(tmp_path / "client")],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
     opc = OpcServer(pki=server_pki)
     await opc.start()
     try:
         security = {
             "policy": "Basic256Sha256",
             "mode": "SignAndEncrypt",
-            "certificate": str(client_pki.cert),
-            "private_key": str(client_pki.key),
+            "certificate": str(tmp_path / "client" / "gerbang-client.der"),
+            "private_key": str(tmp_path / "client" / "gerbang-client.pem"),
             "server_certificate": str(server_pki.cert),
         }
         reader.start(opc.endpoint, SIGNALS, security=security)
@@ -248,6 +259,31 @@ async def test_an_untrusted_server_certificate_is_refused_unless_trusted_on_firs
     finally:
         await reader.close()
         await opc.stop()
+
+
+async def test_browse_lists_variables_with_config_ready_node_ids(server) -> None:
+    from adapters.opcua.browse import browse
+    from adapters.opcua.session import open_session
+
+    device = OpcUaDevice(id="b", protocol="opcua", endpoint=server.endpoint)
+    session = await open_session(device, None)
+    try:
+        nodes = {n.path: n for n in await browse(session.client, "i=85", depth=3)}
+    finally:
+        await session.close()
+    temperature = nodes["Furnace/Temperature"]
+    assert temperature.node == f"nsu={URI};s=Furnace.Temperature"
+    assert (temperature.kind, temperature.data_type, temperature.value) == (
+        "variable",
+        "Double",
+        1452.5,
+    )
+    assert nodes["Furnace"].kind == "object" and nodes["Furnace"].children >= 7
+    assert not nodes["Furnace/Profile"].readable and "array" in nodes["Furnace/Profile"].error
+    assert not nodes["Furnace/Broken"].readable
+    assert "BadSensorFailure" in nodes["Furnace/Broken"].error
+    # The id it gives reads the same variable through the adapter.
+    assert parse_node_id(temperature.node).uri == URI
 
 
 def test_status_text_names_the_code() -> None:
