@@ -383,7 +383,9 @@ do_uninstall() {
             systemctl --root="${ROOT:-/}" disable "$SERVICE" 2>&1 || true
         fi
         rm -f "$UNITDIR/multi-user.target.wants/$SERVICE" "$UNIT"
-        booted && systemctl daemon-reload
+        if booted; then
+            systemctl daemon-reload
+        fi
         changed "removed $SERVICE"
     fi
     if [ -e "$OPT" ]; then
@@ -393,7 +395,10 @@ do_uninstall() {
     if [ "$PURGE" = 1 ]; then
         local path
         for path in "$ETC" "$STATE" "$UNITDIR/$SERVICE.d"; do
-            [ -e "$path" ] && { rm -rf "$path"; changed "removed $path"; }
+            if [ -e "$path" ]; then
+                rm -rf "$path"
+                changed "removed $path"
+            fi
         done
         if [ -n "$(uid_of "$NAME")" ]; then
             userdel "${ROOTOPT[@]}" "$NAME"
