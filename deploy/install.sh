@@ -20,6 +20,7 @@
 # `systemctl --root`; the virtual environment's scripts then name DIR/opt/... paths, so DIR is
 # for staging and testing, not for booting (run the installer inside the image for that).
 set -euo pipefail
+umask 022 # the service user must read /opt/gerbang, whatever root's umask is
 
 NAME=gerbang
 SERVICE=gerbang.service
