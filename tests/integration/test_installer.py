@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,13 +25,16 @@ INSTALL = ROOT / "deploy" / "install.sh"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 
 
-def run_installer(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_installer(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(INSTALL), "--root", str(root), "--python", str(SYSTEM_PYTHON), *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     result.stdout += result.stderr  # one transcript for assertion messages
     return result
@@ -107,12 +111,16 @@ def release_source(tmp: Path, version: str, *, broken: bool = False) -> Path:
     return source
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def require_root_and_tools() -> None:
     if os.geteuid() != 0:
         pytest.skip("the installer runs as root (CI runs make test as root)")
     if not SYSTEM_PYTHON.exists() or shutil.which("useradd") is None:
         pytest.skip("needs Debian's /usr/bin/python3 (with python3-venv) and useradd")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    require_root_and_tools()
     root = tmp_path_factory.mktemp("root")
     seed_root(root)
     result = run_installer(root)
@@ -196,6 +204,7 @@ def test_second_run_changes_nothing(installed: tuple[Path, str]) -> None:
 
 def use_probe_safe_config(root: Path) -> None:
     """A config whose paths stay inside the throwaway root (the probe runs on this host)."""
+    (root / "etc" / "gerbang").mkdir(parents=True, exist_ok=True)
     (root / "etc" / "gerbang" / "gateway.yaml").write_text(
         "version: 1\n"
         "gateway: {id: pasuruan-line-3}\n"
@@ -275,3 +284,109 @@ def test_refuses_unknown_options() -> None:
         [str(INSTALL), "--frobnicate"], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 2 and "unknown option --frobnicate" in result.stderr
+
+
+# -- the branch for a booted system, with a `systemctl` that plays systemd as PID 1 -----------
+
+
+class Systemd:
+    """What makes install.sh see a running systemd (tests/support/fake_systemctl.py)."""
+
+    def __init__(self, root: Path, folder: Path) -> None:
+        self.root = root
+        self.state = folder / "state"
+        self.state.mkdir()
+        bin_dir = folder / "bin"
+        bin_dir.mkdir()
+        fake = ROOT / "tests" / "support" / "fake_systemctl.py"
+        (bin_dir / "systemctl").write_text(f'#!/bin/sh\nexec {sys.executable} {fake} "$@"\n')
+        (bin_dir / "systemctl").chmod(0o755)
+        self.env = {
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "GERBANG_INSTALL_SYSTEMD": "running",
+            "GERBANG_INSTALL_SETTLE": "0",
+            "FAKE_SYSTEMD_STATE": str(self.state),
+            "FAKE_SYSTEMD_ROOT": str(root),
+        }
+
+    def calls(self) -> list[str]:
+        path = self.state / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+    @property
+    def active(self) -> bool:
+        return (self.state / "gerbang.service.active").exists()
+
+    @property
+    def enabled(self) -> bool:
+        return (self.state / "gerbang.service.enabled").exists()
+
+
+@pytest.fixture(scope="module")
+def with_systemd(tmp_path_factory: pytest.TempPathFactory) -> tuple[Systemd, str]:
+    require_root_and_tools()
+    folder = tmp_path_factory.mktemp("booted")
+    root = folder / "root"
+    seed_root(root)
+    use_probe_safe_config(root)  # kept by the installer, as any existing config
+    systemd = Systemd(root, folder)
+    result = run_installer(root, env=systemd.env)
+    assert result.returncode == 0, result.stdout
+    return systemd, result.stdout
+
+
+def test_with_systemd_install_enables_and_starts_the_service(
+    with_systemd: tuple[Systemd, str],
+) -> None:
+    systemd, output = with_systemd
+    assert systemd.enabled and systemd.active
+    calls = systemd.calls()
+    assert "daemon-reload" in calls
+    assert calls.index("enable gerbang.service") < calls.index("restart gerbang.service")
+    assert "gerbang.service is running" in output and "not started" not in output
+    assert "mqtt: {enabled: false}" in (systemd.root / "etc/gerbang/gateway.yaml").read_text()
+
+
+def test_with_systemd_second_run_neither_changes_nor_restarts(
+    with_systemd: tuple[Systemd, str],
+) -> None:
+    systemd, _ = with_systemd
+    before, calls_before = snapshot(systemd.root), len(systemd.calls())
+    result = run_installer(systemd.root, env=systemd.env)
+    assert result.returncode == 0, result.stdout
+    assert snapshot(systemd.root) == before
+    new_calls = systemd.calls()[calls_before:]
+    assert not [c for c in new_calls if c.startswith(("restart", "enable", "daemon-reload"))]
+
+
+def test_with_systemd_failed_upgrade_restarts_the_previous_release(
+    with_systemd: tuple[Systemd, str], tmp_path: Path
+) -> None:
+    systemd, _ = with_systemd
+    opt = systemd.root / "opt" / "gerbang"
+    before = os.readlink(opt / "venv")
+    calls_before = len(systemd.calls())
+    broken = release_source(tmp_path, "9.9.9", broken=True)
+    result = run_installer(systemd.root, "--upgrade", "--source", str(broken), env=systemd.env)
+    assert result.returncode != 0, result.stdout
+    assert "rolling back" in result.stdout and "broken release" in result.stdout
+    assert os.readlink(opt / "venv") == before
+    restarts = [c for c in systemd.calls()[calls_before:] if c.startswith("restart")]
+    assert len(restarts) == 2, "the new release, then the previous one"
+    assert systemd.active, "the previous release runs again"
+
+
+def test_with_systemd_upgrade_restarts_on_the_new_release(
+    with_systemd: tuple[Systemd, str], tmp_path: Path
+) -> None:
+    systemd, _ = with_systemd
+    result = run_installer(
+        systemd.root,
+        "--upgrade",
+        "--source",
+        str(release_source(tmp_path, "0.2.0")),
+        env=systemd.env,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "upgraded to gerbang 0.2.0" in result.stdout and systemd.active
+    assert version_of(systemd.root) == "gerbang 0.2.0"
