@@ -124,3 +124,33 @@ async def test_bad_config_exits_78_without_ready(tmp_path: Path) -> None:
         assert proc.returncode == 78, stderr.decode()
         assert "gateway.id" in stderr.decode()
         assert not [n for n in systemd.drain() if "READY" in n.fields]
+
+
+def unit_environment() -> dict[str, str]:
+    """The Environment= of deploy/systemd/gerbang.service."""
+    unit = (Path(__file__).resolve().parents[2] / "deploy/systemd/gerbang.service").read_text()
+    line = next(x for x in unit.splitlines() if x.startswith("Environment="))
+    return dict(word.split("=", 1) for word in line.removeprefix("Environment=").split())
+
+
+async def test_watchdog_abort_leaves_a_traceback_in_the_journal(tmp_path: Path) -> None:
+    """systemd kills a gateway whose pings stopped with SIGABRT; with the unit's Environment=
+    the process first writes every thread's traceback to stderr (the journal)."""
+    unit_env = unit_environment()
+    assert unit_env.get("PYTHONFAULTHANDLER") == "1"
+    async with bank_server({1: RegisterBank()}) as server:
+        config = write_config(tmp_path / "gateway.yaml", server.port)
+        with NotifyListener() as systemd:
+            proc = await spawn(config, {**systemd.env, **unit_env})
+            try:
+                await systemd.wait_for("READY", timeout=30)
+                proc.send_signal(signal.SIGABRT)  # what systemd sends on a watchdog timeout
+                _, stderr = await asyncio.wait_for(proc.communicate(), timeout=20)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+    assert proc.returncode == -signal.SIGABRT
+    text = stderr.decode()
+    assert "Fatal Python error: Aborted" in text, text[-2000:]
+    assert 'File "' in text and "asyncio" in text, text[-2000:]
