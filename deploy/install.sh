@@ -30,7 +30,7 @@ MODE=install
 PURGE=0
 APT=1
 PYTHON=/usr/bin/python3
-READY_TIMEOUT=90
+READY_TIMEOUT=120 # above the unit's TimeoutStartSec (90 s): systemd decides first
 SETTLE="${GERBANG_INSTALL_SETTLE:-5}" # seconds a restarted service must stay up
 APT_PACKAGES=(python3 python3-venv)
 
