@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := mosquitto mosquitto-clients socat mbpoll systemd python3-venv influxdb
+DEB_PACKAGES := mosquitto mosquitto-clients socat mbpoll systemd python3-venv influxdb shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint deps venv bench clean

@@ -188,7 +188,9 @@ source_version() {
 
 # The release in a virtual environment folder ('' if none or incomplete).
 release_of() {
-    [ -f "$1/.gerbang-release" ] && cat "$1/.gerbang-release" || true
+    if [ -f "$1/.gerbang-release" ]; then
+        cat "$1/.gerbang-release"
+    fi
 }
 
 # build_venv DIR: a virtual environment with this checkout installed; DIR is removed on failure.
@@ -234,7 +236,7 @@ install_config() {
     ensure_dir "$ETC" 770 0 "$gid"
     if [ ! -e "$CONFIG" ]; then
         host="$(cat "$ROOT/etc/hostname" 2>/dev/null || hostname)"
-        host="$(echo "$host" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[-_]*//' | cut -c1-64)"
+        host="$(echo "$host" | LC_ALL=C tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[-_]*//' | cut -c1-64)"
         example="$(mktemp)"
         sed "s/^  id: edge-01 /  id: ${host:-edge-01} /" "$SRC/deploy/gateway.example.yaml" >"$example"
         ensure_file "$example" "$CONFIG" 640 "$uid" "$gid" || true

@@ -411,3 +411,14 @@ def test_with_systemd_upgrade_restarts_on_the_new_release(
     assert result.returncode == 0, result.stdout
     assert "upgraded to gerbang 0.2.0" in result.stdout and systemd.active
     assert version_of(systemd.root) == "gerbang 0.2.0"
+
+
+def test_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    scripts = [INSTALL, ROOT / "deploy" / "mosquitto" / "make-certs.sh"]
+    result = subprocess.run(
+        [shellcheck, *map(str, scripts)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
