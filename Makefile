@@ -6,9 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # What the demo needs (a broker and its command-line clients), and what the tests start besides:
-# serial lines over socat ptys, mbpoll, InfluxDB 1.x and victoria-metrics (the v2 write API).
+# serial lines over socat ptys, mbpoll, InfluxDB 1.x, victoria-metrics (the v2 write API),
+# systemd-analyze and shellcheck for the deploy checks; node and npm for the node-opcua server
+# (Debian's nodejs only where no node is installed).
 DEB_PACKAGES := mosquitto mosquitto-clients
-TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd shellcheck python3-venv \
+	$(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || echo nodejs npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint deps test-deps venv bench clean
