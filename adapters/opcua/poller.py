@@ -289,6 +289,8 @@ class OpcUaPoller:
         status = self.status
         status.polls_ok += 1
         status.last_poll = ts
+        # The batch carries the newest source timestamp (per_device payloads show it).
+        newest = max(sample.ts for sample in samples)
         if latency_ms is not None:
             status.latency_ms = round(latency_ms, 2)
         errors = status.signal_errors
@@ -298,7 +300,7 @@ class OpcUaPoller:
             elif sample.signal in errors:
                 del errors[sample.signal]
         status.last_error = self._signal_summary()
-        self.pipeline.publish(Batch(self.device.id, ts, samples, source_ts=True))
+        self.pipeline.publish(Batch(self.device.id, newest, samples, source_ts=True))
 
     def _signal_summary(self) -> str | None:
         errors = self.status.signal_errors

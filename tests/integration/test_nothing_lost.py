@@ -46,13 +46,14 @@ def check_timeline(stamps: list[int], first_start: int, killed: int, restarted: 
     """In order, starting with the first run, no gap but the dead time (±1 s lost at the kill)."""
     assert stamps == sorted(stamps), "delivered out of order"
     assert len(set(stamps)) == len(stamps), "a scan delivered twice"
-    assert stamps[0] <= first_start + 3000, "the first run's scans are missing"
+    assert first_start <= stamps[0] < killed - 1000, "the first run's scans are missing"
     gaps = [(b - a, a) for a, b in itertools.pairwise(stamps)]
     big = [(gap, at) for gap, at in gaps if gap > 5 * INTERVAL_MS]
     assert len(big) <= 1, f"gaps other than the restart: {big}"
     for gap, at in big:
+        # At most the last second is lost (0.5 s more for scheduling on a loaded machine).
         assert at >= killed - 1500, f"lost {killed - at} ms before the kill (at most ~1 s)"
-        assert at + gap <= restarted + 5000, "the restarted gateway's scans are missing"
+        assert at + gap <= restarted + 15_000, "the restarted gateway's scans are missing"
     assert stamps[-1] > restarted
 
 

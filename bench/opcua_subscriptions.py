@@ -1,0 +1,176 @@
+"""Benchmark: OPC UA monitored items at 100 ms through the gateway, counted at an MQTT subscriber.
+
+Real processes on loopback: one asyncua server (its own process, `--items` Double variables,
+every one changed every `--period`), `gerbang run` in its own process subscribed to all of them
+(one device, `interval` = period), MQTT per_device at QoS 1 to mosquitto, and a subscriber in
+this process. Figures: notifications/s delivered (values counted at the subscriber), gateway CPU
+seconds per 10k values (/proc, the gateway process alone), p50/p99 latency from the source
+timestamp to arrival at the subscriber, peak RSS, and what the server achieved (it can be the
+bottleneck: it is one Python process writing every variable).
+
+Prints one line and writes bench/results/opcua-<items>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
+from tests.support.opcua_server import free_port  # noqa: E402
+
+SERVER = """
+import asyncio, sys, time
+from datetime import datetime, timezone
+from asyncua import Server, ua
+async def main(port, items, period):
+    server = Server()
+    await server.init()
+    server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/bench/")
+    idx = await server.register_namespace("urn:gerbang:bench")
+    obj = await server.nodes.objects.add_object(idx, "Bench")
+    nodes = [await obj.add_variable(ua.NodeId(f"v{i}", idx), f"v{i}", 0.0) for i in range(items)]
+    ids = [n.nodeid for n in nodes]
+    async with server:
+        print("READY", flush=True)
+        tick, rounds, started = 0, 0, time.monotonic()
+        while True:
+            tick += 1
+            now = datetime.now(timezone.utc)
+            for i, nodeid in enumerate(ids):
+                value = ua.Variant(float(tick + i), ua.VariantType.Double)
+                await server.write_attribute_value(
+                    nodeid, ua.DataValue(value, SourceTimestamp=now, ServerTimestamp=now)
+                )
+            rounds += 1
+            if rounds % 50 == 0:
+                print(f"RATE {rounds * items / (time.monotonic() - started):.0f}", flush=True)
+            await asyncio.sleep(max(0.0, started + rounds * period - time.monotonic()))
+asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_peak_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=1000)
+    parser.add_argument("--period", type=float, default=0.1)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gerbang-bench-opcua-"))
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(port), str(args.items), str(args.period)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    assert server.stdout.readline().strip() == "READY"
+    broker = Mosquitto(tmp / "broker")
+    broker.start()
+    signals = [
+        {"name": f"v{i}", "node": f"nsu=urn:gerbang:bench;s=v{i}"} for i in range(args.items)
+    ]
+    config = {
+        "version": 1,
+        "gateway": {"id": "bench", "site": "lab", "log_level": "warning"},
+        "mqtt": {"host": broker.host, "port": broker.port, "mode": "per_device", "qos": 1},
+        "buffer": {"path": str(tmp / "buffer")},
+        "devices": [
+            {
+                "id": "bench",
+                "protocol": "opcua",
+                "endpoint": f"opc.tcp://127.0.0.1:{port}/bench/",
+                "interval": f"{round(args.period * 1000)}ms",
+                "signals": signals,
+            }
+        ],
+    }
+    path = tmp / "gateway.json"
+    path.write_bytes(orjson.dumps(config))
+    sub = await Subscriber(broker, "factory/lab/bench").ready()
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", "-c", str(path)],
+        stderr=(tmp / "gateway.log").open("wb"),
+    )
+    results: dict[str, object] = {"items": args.items, "period_s": args.period}
+    try:
+        await sub.wait_for(lambda: len(sub.messages) > 20, 60)
+        await asyncio.sleep(3)  # past the initial burst
+        start_count = len(sub.messages)
+        cpu0, t0 = cpu_seconds(gateway.pid), time.monotonic()
+        await asyncio.sleep(args.seconds)
+        cpu1, t1 = cpu_seconds(gateway.pid), time.monotonic()
+        window = sub.messages[start_count:]
+        values = sum(len(m.json()["values"]) for m in window)
+        offset = time.time() - time.monotonic()
+        lags = sorted((m.at + offset) * 1000 - m.json()["ts"] for m in window)
+        rate = values / (t1 - t0)
+        results.update(
+            notifications_per_s=round(rate),
+            cpu_s_per_10k=round((cpu1 - cpu0) / max(values, 1) * 10_000, 3),
+            gateway_cpu_percent=round((cpu1 - cpu0) / (t1 - t0) * 100, 1),
+            p50_ms=round(lags[len(lags) // 2], 1) if lags else None,
+            p99_ms=round(lags[int(len(lags) * 0.99)], 1) if lags else None,
+            peak_rss_mb=round(rss_peak_kb(gateway.pid) / 1024, 1),
+            offered_per_s=round(args.items / args.period),
+        )
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        gateway.wait(30)
+        server.terminate()
+        rates = [line.split()[1] for line in server.stdout if line.startswith("RATE")]
+        server.wait(10)
+        results["server_rate"] = int(rates[-1]) if rates else None
+        sub.close()
+        broker.stop()
+    results["machine"] = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    )
+    results["commit"] = commit.stdout.strip()
+    results["note"] = (
+        "latency: from a message's ts (the newest OPC UA source timestamp in it) to its "
+        "arrival at the subscriber; per_device, one MQTT message per publish response"
+    )
+    print(
+        f"opcua-subscriptions {args.items} items @ {args.period * 1000:.0f} ms: "
+        f"{results['notifications_per_s']:,}/s delivered of {results['offered_per_s']:,}/s "
+        f"offered (the server managed {results.get('server_rate')}/s), "
+        f"{results['cpu_s_per_10k']} CPU s per 10k, p50 {results['p50_ms']} ms, "
+        f"p99 {results['p99_ms']} ms, peak RSS {results['peak_rss_mb']} MB"
+    )
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"opcua-{args.items}.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
