@@ -56,7 +56,9 @@ $(VENV)/.installed: pyproject.toml
 
 # Benchmarks print figures and write bench/results/*.json; they are not tests.
 bench: test-deps venv
-	$(BIN)/python bench/outage_drain.py
+	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
+	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
+	$(BIN)/python bench/opcua_subscriptions.py --items 1000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
