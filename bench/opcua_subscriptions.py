@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -30,6 +28,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results_file import save  # noqa: E402
 from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
 from tests.support.opcua_server import free_port  # noqa: E402
 
@@ -149,13 +148,6 @@ async def main() -> None:
         results["server_rate"] = int(rates[-1]) if rates else None
         sub.close()
         broker.stop()
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    )
-    results["commit"] = commit.stdout.strip()
     results["note"] = (
         "latency: from a message's ts (the newest OPC UA source timestamp in it) to its "
         "arrival at the subscriber; per_device, one MQTT message per publish response"
@@ -167,9 +159,7 @@ async def main() -> None:
         f"{results['cpu_s_per_10k']} CPU s per 10k, p50 {results['p50_ms']} ms, "
         f"p99 {results['p99_ms']} ms, peak RSS {results['peak_rss_mb']} MB"
     )
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"opcua-{args.items}.json").write_text(json.dumps(results, indent=2) + "\n")
+    save(f"opcua-{args.items}", results)
 
 
 if __name__ == "__main__":

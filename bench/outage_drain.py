@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import signal
 import subprocess
 import sys
@@ -34,6 +31,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.results_file import save  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import Influxd  # noqa: E402
 from tests.support.modbus_server import BankServer, RegisterBank  # noqa: E402
@@ -192,13 +190,6 @@ async def main() -> None:
         broker.stop()
         influxd.stop()
         await modbus.stop()
-    results["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    )
-    results["commit"] = commit.stdout.strip()
     print(
         f"{args.name}: {rate} values/s; healthy {results['healthy_bytes_per_hour']:,} B/h; "
         f"outage {results['outage_bytes_per_hour']:,} B/h written, "
@@ -206,9 +197,7 @@ async def main() -> None:
         f"drain mqtt {results['mqtt_drain_samples_per_s']} samples/s, "
         f"influxdb {results['influxdb_drain_samples_per_s']} samples/s"
     )
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    save(args.name, results)
 
 
 if __name__ == "__main__":

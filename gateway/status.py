@@ -32,3 +32,14 @@ class DeviceStatus:
     """Signals that could not be read in the last scan, with the reason."""
     overruns: int = 0
     """Scans that took longer than the interval (the next one started late)."""
+
+    def signal_summary(self) -> str | None:
+        """`device D: signal S: why (and N more bad signals)`, or None when all are good."""
+        errors = self.signal_errors
+        if not errors:
+            return None
+        name, error = next(iter(errors.items()))
+        more = len(errors) - 1
+        return f"device {self.id}: signal {name}: {error}" + (
+            f" (and {more} more bad signals)" if more else ""
+        )

@@ -161,11 +161,7 @@ class ModbusPoller:
         status.latency_ms = round(latency_ms, 2)
         status.signal_errors = {s.signal: s.error for s in samples if s.error is not None}
         if status.signal_errors:
-            name, error = next(iter(status.signal_errors.items()))
-            more = len(status.signal_errors) - 1
-            status.last_error = f"device {self.device.id}: signal {name}: {error}" + (
-                f" (and {more} more bad signals)" if more else ""
-            )
+            status.last_error = status.signal_summary()
         self._backoff.reset()
         self.pipeline.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:

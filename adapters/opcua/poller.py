@@ -282,7 +282,7 @@ class OpcUaPoller:
         for index, error in errors.items():
             log.error("device %s: signal %s: %s", self.device.id, self._signals[index].name, error)
         self._down_since = None
-        status.last_error = self._signal_summary()
+        status.last_error = self.status.signal_summary()
         self._set_state(DeviceState.ONLINE, None)
 
     def _published(self, samples: list[Sample], ts: int, latency_ms: float | None) -> None:
@@ -299,18 +299,8 @@ class OpcUaPoller:
                 errors[sample.signal] = sample.error
             elif sample.signal in errors:
                 del errors[sample.signal]
-        status.last_error = self._signal_summary()
+        status.last_error = self.status.signal_summary()
         self.pipeline.publish(Batch(self.device.id, newest, samples, source_ts=True))
-
-    def _signal_summary(self) -> str | None:
-        errors = self.status.signal_errors
-        if not errors:
-            return None
-        name, error = next(iter(errors.items()))
-        more = len(errors) - 1
-        return f"device {self.device.id}: signal {name}: {error}" + (
-            f" (and {more} more bad signals)" if more else ""
-        )
 
     def _failed(self, error: str) -> None:
         status = self.status

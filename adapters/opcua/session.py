@@ -46,6 +46,7 @@ class Session:
         self.client = client
         self.lost = asyncio.Event()
         self.reason: str | None = None
+        self._protocol: object | None = None
 
         async def on_lost(exc: Exception) -> None:
             self.reason = self.reason or _describe_loss(exc)
@@ -54,12 +55,24 @@ class Session:
         client.connection_lost_callback = on_lost
 
     async def close(self, timeout: float = 2.0) -> None:
-        """Close the session and the socket; never raises, never waits longer than `timeout`."""
+        """Close the session and the socket; never raises, never waits longer than `timeout`.
+
+        After a lost connection asyncua marks itself disconnected without closing the socket
+        (and an interrupted disconnect leaves it half closed), so the transport captured at
+        connect is closed here in any case.
+        """
         with contextlib.suppress(Exception):
             async with asyncio.timeout(timeout):
                 await self.client.disconnect()
         with contextlib.suppress(Exception):
             self.client.disconnect_socket()
+        transport = getattr(self._protocol, "transport", None)
+        if transport is not None:
+            transport.close()
+
+    def connected(self) -> None:
+        """Remember the socket of the new connection (see `close`)."""
+        self._protocol = self.client.uaclient.protocol
 
 
 async def open_session(device: OpcUaDevice, trust_dir: Path | None) -> Session:
@@ -93,8 +106,10 @@ async def open_session(device: OpcUaDevice, trust_dir: Path | None) -> Session:
     try:
         await client.connect(auto_reconnect=False)
     except BaseException:
+        session.connected()  # whatever socket a failed connect left open is closed too
         await session.close()
         raise
+    session.connected()
     return session
 
 

@@ -7,6 +7,7 @@ browse finds the variables with node ids the adapter reads.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from asyncua import Client, ua
 from adapters.opcua.browse import browse
 from adapters.opcua.session import open_session
 from gateway.config.models import OpcUaDevice
+from gateway.model import DeviceState
 from tests.integration.test_opcua_adapter import Reader
 from tests.support.node_opcua_server import URI, NodeOpcuaServer
 
@@ -72,4 +74,19 @@ async def test_browse_a_node_opcua_server(node_server, tmp_path: Path) -> None:
     speed = nodes["Loom/Speed"]
     assert speed.node == f"nsu={URI};s=Loom.Speed" and speed.data_type == "Double"
     assert speed.value == 312.5
-    await asyncio.sleep(0)
+
+
+async def test_a_frozen_server_is_noticed_within_seconds_and_recovered(node_server, reader) -> None:
+    """SIGSTOP: the socket stays open but nothing answers, as with a hung PLC or a cut cable."""
+    poller = reader.start(node_server.endpoint, SIGNALS[:1])
+    await reader.sink.wait_for(lambda: reader.good().get("speed") == 312.5, 20)
+    assert node_server.proc is not None
+    loop = asyncio.get_running_loop()
+    node_server.proc.send_signal(signal.SIGSTOP)
+    try:
+        frozen = loop.time()
+        await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ERROR, 10)
+        assert loop.time() - frozen < 5.0, "keep-alive loss noticed too late"
+    finally:
+        node_server.proc.send_signal(signal.SIGCONT)
+    await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ONLINE, 20)

@@ -24,6 +24,18 @@ import pytest
 from tests.support.mosquitto import free_port
 
 
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
+    """SIGTERM, wait up to `timeout` s, then SIGKILL; nothing when it is not running."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _binary(name: str) -> str:
     found = shutil.which(name) or shutil.which(f"/usr/bin/{name}")
     if found is None:
@@ -80,13 +92,7 @@ class _Server:
 
     def stop(self) -> None:
         """Stop (SIGTERM, then SIGKILL)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
 

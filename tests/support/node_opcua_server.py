@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.influx import stop_process
 from tests.support.opcua_server import free_port
 
 HERE = Path(__file__).parent / "node_opcua"
@@ -66,11 +67,5 @@ class NodeOpcuaServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
