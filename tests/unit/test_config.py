@@ -457,6 +457,21 @@ def test_yaml_problems_have_a_line(text: str, expected: str) -> None:
     assert issue.startswith(expected)
 
 
+def test_yaml_anchors_and_merge_keys_share_device_fields() -> None:
+    text = (
+        "version: 1\n"
+        "gateway: {id: g}\n"
+        "devices:\n"
+        "  - &loom {id: loom-01, protocol: modbus-tcp, host: 127.0.0.1, port: 5020, interval: 2s}\n"
+        "  - <<: *loom\n"
+        "    id: loom-02\n"
+        "    unit: 2\n"
+    )
+    config = parse_config_text(text, "gw.yaml", {})
+    second = config.devices[1]
+    assert (second.id, second.unit, second.port, second.interval) == ("loom-02", 2, 5020, 2.0)
+
+
 def test_validate_data_gives_the_same_messages_without_lines() -> None:
     with pytest.raises(ConfigError) as caught:
         validate_data(
