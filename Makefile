@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # What the demo needs (a broker and its command-line clients), and what the tests start besides:
-# serial lines over socat ptys, mbpoll, InfluxDB 1.x and victoria-metrics (the v2 write API).
+# serial lines over socat ptys, mbpoll, InfluxDB 1.x and victoria-metrics (the v2 write API),
+# systemd (systemd-analyze for the unit's tests) and python3-venv (the installer's tests).
 DEB_PACKAGES := mosquitto mosquitto-clients
-TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint deps test-deps venv bench clean
