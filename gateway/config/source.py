@@ -115,7 +115,7 @@ def substitute(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
 class _Builder:
     """Copies a ruamel document into plain data, recording lines and filling `${VAR}`."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str] | None) -> None:
         self.env = env
         self.doc = Document(None)
 
@@ -152,7 +152,7 @@ class _Builder:
             return node
         if isinstance(node, str):
             text = str(node)
-            if loc is None or "${" not in text:
+            if loc is None or self.env is None or "${" not in text:
                 return text
             filled, problems = substitute(text, self.env)
             self.doc.env_problems += [(loc, problem) for problem in problems]
@@ -176,8 +176,11 @@ def _line(node: object, kind: str, key: object) -> int | None:
     return int(line) + 1
 
 
-def parse_yaml(text: str, env: Mapping[str, str]) -> Document:
-    """Parse one YAML document into plain data with lines; raises YamlProblem."""
+def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
+    """Parse one YAML document into plain data with lines; raises YamlProblem.
+
+    With `env` None, `${VAR}` references are kept as written (the HTTP API shows them so).
+    """
     yaml = YAML(typ="rt")
     try:
         node = yaml.load(text)
