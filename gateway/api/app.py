@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.api import schemas
 from gateway.api.auth import token_name
 from gateway.api.metrics import registry_for
+from gateway.api.probe import probe_device
 from gateway.config.issues import ConfigError
 from gateway.config.models import Config
 from gateway.config.store import ConfigConflict, ConfigStore, write_atomically
@@ -340,8 +341,9 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         FILE.bak), applied without a restart; only what changed restarts. "***" keeps a secret.
         422 lists every error and changes nothing; 409 when If-Match is not the current ETag."""
         data = await read_json(request)
+        applied = await apply(lambda: data, if_match, response)
         log.info("API: config replaced by token %s", who)
-        return await apply(lambda: data, if_match, response)
+        return applied
 
     @app.post(
         "/api/v1/config/validate",
@@ -411,8 +413,9 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
             )
         if not isinstance(device, dict):
             raise ApiError(400, "expected a JSON object: one device's entry")
+        applied = await apply(lambda: store.with_device(device_id, device), if_match, response)
         log.info("API: device %s written by token %s", device_id, who)
-        return await apply(lambda: store.with_device(device_id, device), if_match, response)
+        return applied
 
     @app.delete(
         "/api/v1/devices/{device_id}",
@@ -429,7 +432,45 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         """Remove a device: it stops polling and its state becomes offline."""
         if store.public_device(device_id) is None:
             raise ApiError(404, f"no device {device_id!r} in the config")
+        applied = await apply(lambda: store.without_device(device_id), if_match, response)
         log.info("API: device %s deleted by token %s", device_id, who)
-        return await apply(lambda: store.without_device(device_id), if_match, response)
+        return applied
+
+    @app.post(
+        "/api/v1/devices/{device_id}/test",
+        response_model=schemas.DeviceTestOut,
+        responses={**change_errors, 404: {"model": schemas.Problem}},
+        tags=["devices"],
+    )
+    async def probe(device_id: str, request: Request, _who: Writer) -> schemas.DeviceTestOut:
+        """Read every signal of a device once and show each value or error, without touching
+        the running pipeline. With a body (a device entry), test that entry instead of the
+        configured one: validated as PUT would, nothing written."""
+        body = await _optional_json(request)
+        if body is None:
+            device = store.config.device(device_id)
+            if device is None:
+                raise ApiError(404, f"no device {device_id!r} in the config")
+        else:
+            if not isinstance(body, dict) or body.get("id", device_id) != device_id:
+                raise ApiError(400, "expected a JSON object: this device's entry")
+            try:
+                candidate = await asyncio.to_thread(
+                    store.prepare, store.with_device(device_id, body)
+                )
+            except ConfigError as exc:
+                raise _invalid(exc) from None
+            device = candidate.config.device(device_id)
+            assert device is not None
+        return await probe_device(gateway, device)
 
     return app
+
+
+async def _optional_json(request: Request) -> Any:
+    """The JSON body, or None when the request has none."""
+    if request.headers.get("content-length", "0") == "0" and "transfer-encoding" not in (
+        request.headers
+    ):
+        return None
+    return await read_json(request)

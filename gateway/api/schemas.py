@@ -103,6 +103,16 @@ class ValuesOut(BaseModel):
     devices: dict[str, dict[str, SampleOut]]
 
 
+class DeviceTestOut(BaseModel):
+    """POST /api/v1/devices/{id}/test: one read of every signal, outside the pipeline."""
+
+    device: str
+    ok: bool = Field(description="every signal was read")
+    latency_ms: float | None = None
+    error: str | None = Field(description="why the device could not be read at all")
+    signals: dict[str, SampleOut]
+
+
 class Applied(BaseModel):
     """A config change that was validated, written and applied."""
 

@@ -13,6 +13,7 @@ import asyncio
 import copy
 import itertools
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,14 @@ from hypothesis import strategies as st
 from gateway.api.auth import digest
 from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
 from tests.support.modbus_server import BankServer, RegisterBank
-from tests.support.mosquitto import PASSWORD, USER, Mosquitto, Subscriber, free_port
+from tests.support.mosquitto import (
+    PASSWORD,
+    USER,
+    Mosquitto,
+    Subscriber,
+    free_port,
+    make_certificates,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -313,6 +321,54 @@ async def test_device_added_changed_and_deleted_over_http(
     )
     assert "press-3" not in gw.gateway.devices
     assert (await client.delete("/api/v1/devices/press-3", headers=gw.auth())).status_code == 404
+
+
+async def test_device_test_reads_every_signal_without_touching_the_pipeline(
+    gw: RunningGateway,
+) -> None:
+    client = gw.client
+    before = gw.path.read_bytes()
+    running = gw.gateway.devices["press-1"].status
+    result = await client.post("/api/v1/devices/press-1/test", headers=gw.auth())
+    assert result.status_code == 200, result.text
+    assert result.json()["ok"] is True
+    assert result.json()["signals"]["temp"]["value"] == 1000
+
+    entry = (await client.get("/api/v1/devices/press-1")).json()
+    entry["signals"].append({"name": "missing", "table": "holding", "address": 1500})
+    failed_before = running.polls_failed
+    result = await client.post("/api/v1/devices/press-1/test", json=entry, headers=gw.auth())
+    body = result.json()
+    assert body["ok"] is False and body["signals"]["temp"]["value"] == 1000
+    assert body["signals"]["missing"]["quality"] == "bad"
+    assert "1500" in body["signals"]["missing"]["error"]
+    assert gw.gateway.devices["press-1"].status is running
+    assert running.polls_failed == failed_before and running.signal_errors == {}
+    assert gw.path.read_bytes() == before
+
+    unreachable = device("press-1", 1, free_port(), timeout="300ms")
+    result = await client.post("/api/v1/devices/press-1/test", json=unreachable, headers=gw.auth())
+    assert result.json()["ok"] is False and "press-1" in result.json()["error"]
+    entry["signals"][0]["table"] = "register"
+    result = await client.post("/api/v1/devices/press-1/test", json=entry, headers=gw.auth())
+    assert result.status_code == 422
+    assert (await client.post("/api/v1/devices/nope/test", headers=gw.auth())).status_code == 404
+    assert (await client.post("/api/v1/devices/press-1/test")).status_code == 401
+
+
+async def test_api_over_tls(tmp_path: Path) -> None:
+    certs = make_certificates(tmp_path / "certs")
+    data = config_data(
+        tmp_path, 1, [], tls_cert=str(certs.server_cert), tls_key=str(certs.server_key)
+    )
+    data["mqtt"]["enabled"] = False
+    context = ssl.create_default_context(cafile=str(certs.ca))
+    async with running_gateway(tmp_path / "gateway.yaml", data, verify=context) as gw:
+        assert gw.base_url.startswith("https://")
+        assert (await gw.client.get("/api/v1/status")).json()["gateway_id"] == "api-test"
+        async with httpx.AsyncClient(base_url=gw.base_url.replace("https", "http")) as plain:
+            with pytest.raises(httpx.TransportError):
+                await plain.get("/healthz")
 
 
 async def test_stale_if_match_is_a_conflict(gw: RunningGateway) -> None:

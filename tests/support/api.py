@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,10 +73,13 @@ def _write_and_load(
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    path: Path, data: dict[str, Any] | str, env: dict[str, str] | None = None
+    path: Path,
+    data: dict[str, Any] | str,
+    env: dict[str, str] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> AsyncIterator[RunningGateway]:
     """Write `data` (a dict as JSON, or YAML text) to `path`, run the gateway, yield once the
-    API answers /readyz with 200; stop it on exit."""
+    API answers /readyz with 200; stop it on exit. `verify`: the client's TLS context."""
     store = _write_and_load(path, data, env)
     started: list[Gateway] = []
     stop = asyncio.Event()
@@ -88,9 +92,10 @@ async def running_gateway(
         run_gateway(store.config, path, api=api, stop=stop, notifier=Notifier("")),
         name="test-gateway",
     )
-    base_url = f"http://{store.config.api.listen}"
+    scheme = "https" if store.config.api.tls_cert else "http"
+    base_url = f"{scheme}://{store.config.api.listen}"
     try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10.0, verify=verify) as client:
             async with asyncio.timeout(15):
                 while True:
                     assert not task.done(), f"the gateway exited: {task.result()}"
