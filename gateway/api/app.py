@@ -33,8 +33,8 @@ from gateway.api.metrics import registry_for
 from gateway.api.probe import probe_device
 from gateway.config.issues import ConfigError
 from gateway.config.models import Config
-from gateway.config.store import ConfigConflict, ConfigStore, write_atomically
-from gateway.service import Gateway
+from gateway.config.store import Candidate, ConfigConflict, ConfigStore, write_atomically
+from gateway.service import Gateway, Reconciled
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +284,19 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         response.headers["ETag"] = store.etag
         return store.public()
 
+    async def commit(candidate: Candidate) -> Reconciled:
+        """Write the file, adopt the config, reconcile the gateway: all or (on a write
+        error) nothing."""
+        try:
+            await asyncio.to_thread(write_atomically, store.path, candidate.text)
+        except OSError as exc:
+            log.error("API: cannot write %s: %s", store.path, exc.strerror or exc)
+            raise ApiError(
+                500, f"cannot write {store.path}: {exc.strerror or exc}; nothing was changed"
+            ) from None
+        store.adopt(candidate)
+        return await gateway.reconcile(candidate.config)
+
     async def apply(
         make: Callable[[], object], if_match: str | None, response: Response
     ) -> schemas.Applied:
@@ -298,17 +311,10 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
                 candidate = await asyncio.to_thread(store.prepare, make())
             except ConfigError as exc:
                 raise _invalid(exc) from None
-            try:
-                await asyncio.to_thread(write_atomically, store.path, candidate.text)
-            except OSError as exc:
-                log.error("API: cannot write %s: %s", store.path, exc.strerror or exc)
-                raise ApiError(
-                    500,
-                    f"cannot write {store.path}: {exc.strerror or exc}; nothing was changed",
-                ) from None
             old: Config = store.config
-            store.adopt(candidate)
-            result = await gateway.reconcile(candidate.config)
+            # Shielded: a client that hangs up (or a shutdown) must not leave the file written
+            # and the gateway half reconciled.
+            result = await asyncio.shield(commit(candidate))
         restart = [
             f"api.{field}"
             for field in RESTART_FIELDS

@@ -25,7 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.api.auth import digest
-from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from gateway.api.server import serve_api
+from gateway.service import Gateway
+from tests.support.api import (
+    TOKEN,
+    RunningGateway,
+    config_data,
+    running_gateway,
+    write_and_load,
+)
 from tests.support.modbus_server import BankServer, RegisterBank
 from tests.support.mosquitto import (
     PASSWORD,
@@ -354,6 +362,26 @@ async def test_device_test_reads_every_signal_without_touching_the_pipeline(
     assert result.status_code == 422
     assert (await client.post("/api/v1/devices/nope/test", headers=gw.auth())).status_code == 404
     assert (await client.post("/api/v1/devices/press-1/test")).status_code == 401
+
+
+async def test_readyz_is_503_with_a_reason_until_the_gateway_runs(tmp_path: Path) -> None:
+    data = config_data(tmp_path, 1, [])
+    data["mqtt"]["enabled"] = False
+    store = write_and_load(tmp_path / "gateway.yaml", data, None)
+    gateway = Gateway(store.config)
+    async with serve_api(gateway, store) as server:
+        assert server is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client:
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert "not running" in response.json()["reason"]
+            assert (await client.get("/healthz")).status_code == 200
+            await gateway.start()
+            try:
+                assert (await client.get("/readyz")).status_code == 200
+            finally:
+                await gateway.stop(2.0)
+            assert (await client.get("/readyz")).status_code == 503
 
 
 async def test_api_over_tls(tmp_path: Path) -> None:

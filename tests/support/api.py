@@ -64,9 +64,10 @@ class RunningGateway:
         return {"Authorization": f"Bearer {token}"}
 
 
-def _write_and_load(
+def write_and_load(
     path: Path, data: dict[str, Any] | str, env: dict[str, str] | None
 ) -> ConfigStore:
+    """Write `data` (a dict as JSON, or YAML text) to `path` and load it as the gateway would."""
     path.write_text(data if isinstance(data, str) else orjson.dumps(data).decode())
     return ConfigStore.load(path, env)
 
@@ -80,7 +81,7 @@ async def running_gateway(
 ) -> AsyncIterator[RunningGateway]:
     """Write `data` (a dict as JSON, or YAML text) to `path`, run the gateway, yield once the
     API answers /readyz with 200; stop it on exit. `verify`: the client's TLS context."""
-    store = _write_and_load(path, data, env)
+    store = write_and_load(path, data, env)
     started: list[Gateway] = []
     stop = asyncio.Event()
 
