@@ -10,6 +10,7 @@ conflicts, and fuzzed bodies that must never give a 500.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import logging
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from gateway.api.auth import digest
 from gateway.api.server import serve_api
 from gateway.service import Gateway
+from tests.integration.test_end_to_end import GatewayProcess
 from tests.support.api import (
     TOKEN,
     RunningGateway,
@@ -292,7 +294,10 @@ async def test_device_added_changed_and_deleted_over_http(
     topic_1 = f"{BASE}/press-1/temp"
     await sub.wait_for(lambda: len(sub.on(topic_1)) >= 3, 10)
 
-    # GET one device; PUT a new one: it publishes.
+    # GET the devices and one device; PUT a new one: it publishes.
+    listed = await client.get("/api/v1/devices")
+    assert [d["id"] for d in listed.json()] == ["press-1", "press-2"]
+    assert listed.headers["etag"] == gw.store.etag
     assert (await client.get("/api/v1/devices/press-2")).json()["unit"] == 2
     assert (await client.get("/api/v1/devices/nope")).status_code == 404
     added = await client.put(
@@ -499,3 +504,26 @@ async def test_fuzzed_bodies_never_give_a_server_error(gw: RunningGateway) -> No
     if "press-9" not in gw.gateway.devices:
         assert gw.path.read_bytes() == before
     assert (await gw.client.get("/readyz")).status_code == 200
+
+
+async def test_gerbang_run_serves_the_api_and_stops_cleanly(tmp_path: Path) -> None:
+    data = config_data(tmp_path, 1, [])
+    data["mqtt"]["enabled"] = False
+    path = tmp_path / "gateway.yaml"
+    write_and_load(path, data, None)
+    process = GatewayProcess(path)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://{data['api']['listen']}") as client:
+            async with asyncio.timeout(15):
+                while True:
+                    assert process.proc.poll() is None, process.log.read_text()
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get("/readyz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.05)
+            status = (await client.get("/api/v1/status")).json()
+            assert status["gateway_id"] == "api-test"
+    finally:
+        code = await asyncio.to_thread(process.stop)
+    assert code == 0, process.log.read_text()
+    assert "HTTP API listening on http://127.0.0.1:" in process.log.read_text()

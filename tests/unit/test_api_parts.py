@@ -11,10 +11,18 @@ from hypothesis import strategies as st
 
 from gateway.api.auth import digest, new_token, token_name, yaml_line
 from gateway.api.server import parse_listen
+from gateway.cli import main
 from gateway.config.issues import ConfigError
 from gateway.config.loader import parse_config_text
 from gateway.config.models import ApiToken
 from gateway.status import LATENCY_BUCKETS_MS, DeviceStatus
+
+
+def test_gerbang_token_new_prints_a_token_and_its_config_line(capsys) -> None:
+    assert main(["token", "new", "--name", "budi"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    token = out[0].rsplit(" ", 1)[1]
+    assert out[-1].strip() == f'- {{name: "budi", sha256: "{digest(token)}"}}'
 
 
 def test_new_tokens_are_random_and_their_line_holds_only_the_digest() -> None:
