@@ -7,9 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 # What the demo needs (a broker and its command-line clients), and what the tests start besides:
 # serial lines over socat ptys, mbpoll, InfluxDB 1.x and victoria-metrics (the v2 write API),
-# systemd (systemd-analyze for the unit's tests) and python3-venv (the installer's tests).
+# systemd (systemd-analyze for the unit's tests), python3-venv (the installer's tests) and
+# shellcheck (the deploy scripts' test).
 DEB_PACKAGES := mosquitto mosquitto-clients
-TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd python3-venv
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd python3-venv shellcheck
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint deps test-deps venv bench clean

@@ -30,7 +30,7 @@ MODE=install
 PURGE=0
 APT=1
 PYTHON=/usr/bin/python3
-READY_TIMEOUT=90
+READY_TIMEOUT=120 # above the unit's TimeoutStartSec (90 s): systemd decides first
 SETTLE="${GERBANG_INSTALL_SETTLE:-5}" # seconds a restarted service must stay up
 APT_PACKAGES=(python3 python3-venv)
 
@@ -74,6 +74,7 @@ OPT="$ROOT/opt/gerbang"
 VENVS="$OPT/venvs"
 CURRENT="$OPT/venv"
 PREVIOUS="$OPT/venv.previous"
+PENDING="$OPT/upgrade-pending"
 ETC="$ROOT/etc/gerbang"
 CONFIG="$ETC/gateway.yaml"
 ENVFILE="$ETC/gerbang.env"
@@ -187,7 +188,9 @@ source_version() {
 
 # The release in a virtual environment folder ('' if none or incomplete).
 release_of() {
-    [ -f "$1/.gerbang-release" ] && cat "$1/.gerbang-release" || true
+    if [ -f "$1/.gerbang-release" ]; then
+        cat "$1/.gerbang-release"
+    fi
 }
 
 # build_venv DIR: a virtual environment with this checkout installed; DIR is removed on failure.
@@ -233,7 +236,7 @@ install_config() {
     ensure_dir "$ETC" 770 0 "$gid"
     if [ ! -e "$CONFIG" ]; then
         host="$(cat "$ROOT/etc/hostname" 2>/dev/null || hostname)"
-        host="$(echo "$host" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[-_]*//' | cut -c1-64)"
+        host="$(echo "$host" | LC_ALL=C tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9_\n-' '-' | sed 's/^[-_]*//' | cut -c1-64)"
         example="$(mktemp)"
         sed "s/^  id: edge-01 /  id: ${host:-edge-01} /" "$SRC/deploy/gateway.example.yaml" >"$example"
         ensure_file "$example" "$CONFIG" 640 "$uid" "$gid" || true
@@ -321,9 +324,26 @@ start_service() {
     fi
 }
 
+# An upgrade that was cut short before its release proved ready: go back to the one before.
+finish_interrupted_upgrade() {
+    [ -f "$PENDING" ] || return 0
+    local old
+    old="$(cat "$PENDING")"
+    if [ -n "$old" ] && [ -d "$OPT/$old" ]; then
+        say "an upgrade was interrupted before its release became ready: back to $old"
+        ensure_link "$old" "$CURRENT"
+        if booted; then
+            service_ready || say "warning: $old does not get ready either"
+        fi
+    fi
+    rm -f "$PENDING"
+    CHANGED=1
+}
+
 do_install() {
     install_debian_packages
     create_user
+    finish_interrupted_upgrade
     local want have
     want="$(source_version)"
     have="$(release_of "$CURRENT")"
@@ -347,6 +367,7 @@ do_install() {
 
 do_upgrade() {
     local old new want
+    finish_interrupted_upgrade
     old="$(readlink "$CURRENT" 2>/dev/null || true)"
     if [ -z "$old" ] || [ -z "$(release_of "$CURRENT")" ]; then
         say "no release installed yet: installing"
@@ -361,10 +382,14 @@ do_upgrade() {
     install_config
     install_unit
     enable_unit
+    # Until the new release is known good, the marker names the release to go back to: an
+    # upgrade cut short (Ctrl-C, a power cut) is rolled back by the next run of this script.
+    echo "$old" >"$PENDING"
     ensure_link "$new" "$CURRENT"
     say "checking that gerbang $want becomes ready (up to $READY_TIMEOUT s)"
     if service_ready; then
         ensure_link "$old" "$PREVIOUS"
+        rm -f "$PENDING"
         prune_venvs
         say "upgraded to gerbang $want; the previous release stays in $OPT/$old"
         booted || say "systemd is not running here: not started; it starts at the next boot"
@@ -372,6 +397,7 @@ do_upgrade() {
     fi
     say "gerbang $want did not become ready: rolling back to $old"
     ensure_link "$old" "$CURRENT"
+    rm -f "$PENDING"
     rm -rf "${OPT:?}/$new"
     if booted; then
         service_ready || say "warning: the previous release does not get ready either"

@@ -38,7 +38,8 @@ STATUS_TICK = 2.0
 
 ApiHook = Callable[[Gateway], AbstractAsyncContextManager[object]]
 """Starts the HTTP API for a running gateway: entering returns once it listens (READY=1 waits
-for it), exiting stops it. The API is built elsewhere; `cli.cmd_run` passes it in."""
+for it), exiting stops it (given API_STOP_TIMEOUT). This is the seam for the HTTP API, which is
+built elsewhere: `cli.cmd_run` is to pass `api=` once it exists."""
 
 
 async def run_gateway(

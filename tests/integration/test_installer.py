@@ -228,6 +228,7 @@ def test_upgrade_rolls_back_when_the_new_release_does_not_get_ready(
     assert os.readlink(opt / "venv") == before
     assert [p.name for p in (opt / "venvs").iterdir()] == [before.removeprefix("venvs/")]
     assert not (opt / "venv.previous").exists()
+    assert not (opt / "upgrade-pending").exists()
     assert version_of(root).endswith("0.1.0")
 
 
@@ -244,8 +245,28 @@ def test_upgrade_switches_release_and_keeps_the_previous(
     assert "ready, watchdog pinging, stopped cleanly" in result.stdout
     assert os.readlink(opt / "venv").startswith("venvs/0.2.0-")
     assert os.readlink(opt / "venv.previous") == before
+    assert not (opt / "upgrade-pending").exists()
     assert version_of(root) == "gerbang 0.2.0"
     assert (root / "etc" / "gerbang" / "gateway.yaml").read_text() == config, "config kept"
+
+
+def test_next_run_rolls_back_an_upgrade_cut_short(installed: tuple[Path, str]) -> None:
+    """A power cut between switching to a new release and seeing it ready leaves the marker;
+    the next run of the installer goes back to the release named in it."""
+    root, _ = installed
+    opt = root / "opt" / "gerbang"
+    good = os.readlink(opt / "venv.previous")
+    unproven = os.readlink(opt / "venv")
+    assert unproven != good
+    (opt / "upgrade-pending").write_text(good + "\n")  # as left by the cut-short upgrade
+
+    result = run_installer(root)
+    assert result.returncode == 0, result.stdout
+    assert "an upgrade was interrupted" in result.stdout
+    assert os.readlink(opt / "venv") == good
+    assert not (opt / "upgrade-pending").exists()
+    assert not (opt / unproven).exists()
+    assert version_of(root) == "gerbang 0.1.0"
 
 
 def test_uninstall_keeps_config_and_data_and_purge_removes_them(
@@ -390,3 +411,14 @@ def test_with_systemd_upgrade_restarts_on_the_new_release(
     assert result.returncode == 0, result.stdout
     assert "upgraded to gerbang 0.2.0" in result.stdout and systemd.active
     assert version_of(systemd.root) == "gerbang 0.2.0"
+
+
+def test_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    scripts = [INSTALL, ROOT / "deploy" / "mosquitto" / "make-certs.sh"]
+    result = subprocess.run(
+        [shellcheck, *map(str, scripts)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
