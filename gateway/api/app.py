@@ -23,6 +23,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,13 +43,6 @@ MAX_BODY = 1_000_000
 """Largest request body accepted, bytes: a config with hundreds of devices fits easily."""
 RESTART_FIELDS = ("enabled", "listen", "tls_cert", "tls_key")
 """`api` settings that take effect at the next restart (the server is already listening)."""
-
-_JSON_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
 
 
 class ApiError(Exception):
@@ -334,7 +328,6 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         "/api/v1/config",
         response_model=schemas.Applied,
         responses=change_errors,
-        openapi_extra=_JSON_BODY,
         tags=["config"],
     )
     async def put_config(
@@ -355,7 +348,6 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         "/api/v1/config/validate",
         response_model=schemas.Valid,
         responses=change_errors,
-        openapi_extra=_JSON_BODY,
         tags=["config"],
     )
     async def validate_config(request: Request, _who: Writer) -> schemas.Valid:
@@ -401,7 +393,6 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         "/api/v1/devices/{device_id}",
         response_model=schemas.Applied,
         responses=change_errors,
-        openapi_extra=_JSON_BODY,
         tags=["devices"],
     )
     async def put_device(
@@ -470,7 +461,38 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
             assert device is not None
         return await probe_device(gateway, device)
 
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+_BODIES = {
+    ("/api/v1/config", "put"): "Config",
+    ("/api/v1/config/validate", "post"): "Config",
+    ("/api/v1/devices/{device_id}", "put"): "Device",
+    ("/api/v1/devices/{device_id}/test", "post"): "Device",
+}
+"""Request bodies we parse and validate ourselves (to answer with `gerbang check`'s messages),
+described in the OpenAPI document by the config models' JSON schema."""
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, plus the config's JSON schema for the bodies of config changes."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    config_schema = Config.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas_ = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas_.update(config_schema.pop("$defs", {}))
+    schemas_["Device"] = config_schema["properties"]["devices"]["items"]
+    schemas_["Config"] = config_schema
+    for (path, method), name in _BODIES.items():
+        body = document["paths"][path][method].setdefault("requestBody", {})
+        body["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+        body["required"] = method != "post" or name == "Config"
+    app.openapi_schema = document
+    return document
 
 
 async def _optional_json(request: Request) -> Any:

@@ -149,6 +149,11 @@ async def test_health_status_values_metrics_and_docs(gw: RunningGateway) -> None
     assert {"/api/v1/config", "/api/v1/config/validate", "/api/v1/devices/{device_id}"} <= set(
         openapi["paths"]
     )
+    body = openapi["paths"]["/api/v1/config"]["put"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["$ref"] == "#/components/schemas/Config"
+    interval = openapi["components"]["schemas"]["ModbusTcpDevice"]["properties"]["interval"]
+    assert interval["type"] == "string", "durations are written as text (1s)"
+    assert "#/$defs/" not in orjson.dumps(openapi).decode()
     assert (await client.get("/docs")).status_code == 200
 
 
