@@ -177,7 +177,8 @@ class Gateway:
             await cancel_and_wait([running.task], timeout)
         if running.poller is not None:
             running.poller.stopped()
-            self.links.release(running.poller.link)
+            if isinstance(running.poller, ModbusPoller):
+                self.links.release(running.poller.link)
         self.pipeline.remove_device(device_id)
 
     async def _restart_sink(self, name: str, enabled: bool, deadline: float) -> None:
@@ -201,7 +202,17 @@ class Gateway:
         if not enabled:
             self.pipeline.sinks.remove(held)
             return
-        sink = build_sink(name, self.config, self.version)
+        try:
+            sink = build_sink(name, self.config, self.version)
+        except Exception as exc:
+            self.pipeline.sinks.remove(held)  # never hold data without bound
+            log.error(
+                "sink %s could not be restarted (%s: %s); it is off until the config is fixed",
+                name,
+                type(exc).__name__,
+                exc,
+            )
+            return
         held.hand_over(sink)
         self.pipeline.sinks[self.pipeline.sinks.index(held)] = sink
         self.sinks.append(sink)
