@@ -210,7 +210,9 @@ devices:
         topic = f"{BASE}/press-1/temp"
         await sub.wait_for(lambda: any(v["value"] == 500 for v in sub.values(topic)), 10)
 
-        # A change of the sink's settings restarts the sink with the kept password.
+        # A change of the sink's settings restarts the sink with the kept password, and loses
+        # no scan meanwhile (checked once the gateway has stopped: one message per scan).
+        press = gw.gateway.devices["press-1"].status
         shown = (await gw.client.get("/api/v1/config")).json()
         shown["mqtt"]["keepalive"] = "20s"
         put = await gw.client.put("/api/v1/config", json=shown, headers=gw.auth())
@@ -229,6 +231,12 @@ devices:
         shown["devices"][0] |= {"id": "press-9", "password": "***"}
         bad = await gw.client.post("/api/v1/config/validate", json=shown, headers=gw.auth())
         assert bad.status_code == 422
+
+    def scans_received() -> int:
+        return len({v["ts"] for v in sub.values(topic) if v["value"] == 500})
+
+    await sub.wait_for(lambda: scans_received() >= press.polls_ok, 10)
+    assert scans_received() == press.polls_ok > 3, "every scan since the change arrived"
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "config applied" in logged
     assert PASSWORD not in logged and "n3w-s3cret-value" not in logged and TOKEN not in logged
