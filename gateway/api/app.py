@@ -25,6 +25,7 @@ from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -96,7 +97,9 @@ async def read_json(request: Request) -> Any:
 
 def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
     """The FastAPI app of one gateway."""
-    app = FastAPI(
+    # Swagger UI served from the package, not a CDN: factory networks are often offline.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="Gerbang",
         version=gateway.version,
         description="Health, status, values and configuration of one Gerbang gateway.",

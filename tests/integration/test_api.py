@@ -154,7 +154,9 @@ async def test_health_status_values_metrics_and_docs(gw: RunningGateway) -> None
     interval = openapi["components"]["schemas"]["ModbusTcpDevice"]["properties"]["interval"]
     assert interval["type"] == "string", "durations are written as text (1s)"
     assert "#/$defs/" not in orjson.dumps(openapi).decode()
-    assert (await client.get("/docs")).status_code == 200
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text, "the UI works offline"
+    assert (await client.get("/static-offline-docs/swagger-ui-bundle.js")).status_code == 200
 
 
 async def test_config_shows_references_masks_secrets_and_round_trips(
