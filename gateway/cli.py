@@ -1,4 +1,4 @@
-"""The `gerbang` command: run, check, demo, sim, version (SPEC "Commands").
+"""The `gerbang` command: run, check, demo, sim, token, version (SPEC "Commands").
 
 Exit codes: 0 success; 1 `check` found errors; 78 (EX_CONFIG) `run` was given an invalid config,
 which the systemd unit lists in RestartPreventExitStatus so a bad config does not restart-loop.
@@ -38,19 +38,23 @@ def setup_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`gerbang run`: load the config and run the gateway until SIGTERM/SIGINT."""
-    from gateway.config.loader import ConfigError, load_config
+    from gateway.api.server import serve_api
+    from gateway.config.loader import ConfigError
+    from gateway.config.store import ConfigStore
     from gateway.runner import run_gateway
 
     path = config_path(args.config)
     try:
-        config = load_config(path)
+        store = ConfigStore.load(path)
     except ConfigError as exc:
         print(f"gerbang: invalid config {path}:", file=sys.stderr)
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return EX_CONFIG
-    setup_logging("debug" if args.verbose else config.gateway.log_level)
-    return asyncio.run(run_gateway(config, path))
+    setup_logging("debug" if args.verbose else store.config.gateway.log_level)
+    return asyncio.run(
+        run_gateway(store.config, path, api=lambda gateway: serve_api(gateway, store))
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -66,6 +70,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     setup_logging("debug" if args.verbose else "warning")
     return asyncio.run(run_demo(args))
+
+
+def cmd_token_new(args: argparse.Namespace) -> int:
+    """`gerbang token new`: a random API token, and the `api.tokens` line with its sha256."""
+    from gateway.api.auth import new_token, yaml_line
+
+    token = new_token()
+    print(f"token (give it to the user; it is shown only once): {token}")
+    print("add this line under api.tokens in the config (only the sha256 is stored):")
+    print(f"    {yaml_line(token, args.name)}")
+    return 0
 
 
 def cmd_version(_args: argparse.Namespace) -> int:
@@ -109,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_new = token_sub.add_parser("new", help="print a new random token and its config line")
+    token_new.add_argument(
+        "--name", default="technician", help="who uses it (the name in api.tokens and the log)"
+    )
+    token_new.set_defaults(func=cmd_token_new)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(func=cmd_version)

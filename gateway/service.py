@@ -20,7 +20,7 @@ from adapters.modbus.poller import ModbusPoller
 from gateway import __version__
 from gateway.backoff import Backoff
 from gateway.config.models import Config, ModbusRtuDevice, ModbusTcpDevice
-from gateway.model import DeviceState
+from gateway.model import Batch, DeviceState, StateChange
 from gateway.pipeline import Pipeline
 from gateway.sinks.base import Sink
 from gateway.status import DeviceStatus
@@ -43,23 +43,69 @@ class _RunningDevice:
 def build_sinks(config: Config, version: str) -> list[Sink]:
     """The enabled sinks of `config`, each with its outbox under `buffer.path`, which they
     share equally."""
+    return [build_sink(name, config, version) for name in sink_settings(config)]
+
+
+def build_sink(name: str, config: Config, version: str) -> Sink:
+    """The sink `name` ("mqtt" or "influxdb") of `config`."""
+    share = config.buffer.max_size // max(1, len(sink_settings(config)))
+    if name == "mqtt":
+        from gateway.sinks.mqtt import MqttSink
+
+        return MqttSink.open(config.mqtt, config.gateway, version, config.buffer, share)
+    from gateway.sinks.influx import InfluxSink
+
+    measurements = {device.id: device.measurement for device in config.devices}
+    return InfluxSink.open(config.influxdb, config.gateway, measurements, config.buffer, share)
+
+
+def sink_settings(config: Config) -> dict[str, object]:
+    """Everything each enabled sink is built from, by sink name: a sink whose settings changed
+    must be restarted to apply them."""
     enabled = [
         name for name, on in (("mqtt", config.mqtt), ("influxdb", config.influxdb)) if on.enabled
     ]
-    share = config.buffer.max_size // max(1, len(enabled))
-    sinks: list[Sink] = []
+    common = (config.gateway.model_dump(exclude={"log_level"}), config.buffer.model_dump(), enabled)
+    out: dict[str, object] = {}
     if config.mqtt.enabled:
-        from gateway.sinks.mqtt import MqttSink
-
-        sinks.append(MqttSink.open(config.mqtt, config.gateway, version, config.buffer, share))
+        out["mqtt"] = (config.mqtt.model_dump(), common)
     if config.influxdb.enabled:
-        from gateway.sinks.influx import InfluxSink
-
         measurements = {device.id: device.measurement for device in config.devices}
-        sinks.append(
-            InfluxSink.open(config.influxdb, config.gateway, measurements, config.buffer, share)
-        )
-    return sinks
+        out["influxdb"] = (config.influxdb.model_dump(), measurements, common)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """What `Gateway.reconcile` restarted; everything else kept running untouched."""
+
+    devices_added: list[str]
+    devices_changed: list[str]
+    devices_removed: list[str]
+    sinks_restarted: list[str]
+
+
+class _HeldSink:
+    """Stands in for a sink while it restarts: keeps what the pipeline hands it, in order, and
+    passes it on to the new sink, so that nothing is lost in between."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.items: list[Batch | StateChange] = []
+
+    def submit(self, batch: Batch) -> None:
+        self.items.append(batch)
+
+    def state_changed(self, change: StateChange) -> None:
+        self.items.append(change)
+
+    def hand_over(self, sink: Sink) -> None:
+        for item in self.items:
+            if isinstance(item, Batch):
+                sink.submit(item)
+            else:
+                sink.state_changed(item)
+        self.items.clear()
 
 
 class Gateway:
@@ -73,17 +119,13 @@ class Gateway:
         self.pipeline = Pipeline(self.sinks)
         self.links = LinkRegistry()
         self.devices: dict[str, _RunningDevice] = {}
-        self._sink_tasks: list[asyncio.Task[None]] = []
+        self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
 
     async def start(self) -> None:
         """Start every sink and every enabled device."""
         for sink in self.sinks:
-            self._sink_tasks.append(
-                asyncio.create_task(
-                    _supervised(f"sink {sink.name}", sink.run), name=f"sink:{sink.name}"
-                )
-            )
+            self._start_sink(sink)
         for device in self.config.devices:
             self._start_device(device)
         self.running = True
@@ -94,6 +136,92 @@ class Gateway:
             len(self.devices),
             ", ".join(s.name for s in self.sinks) or "none",
         )
+
+    def _start_sink(self, sink: Sink) -> None:
+        self._sink_tasks[sink.name] = asyncio.create_task(
+            _supervised(f"sink {sink.name}", sink.run), name=f"sink:{sink.name}"
+        )
+
+    async def reconcile(self, new: Config, deadline: float = 5.0) -> Reconciled:
+        """Apply `new` without a restart: only the devices and sinks whose config changed are
+        restarted; an unchanged device keeps polling without a gap.
+
+        A restarting sink's batches are held in memory and handed to its successor, so nothing
+        is lost. `api` settings are read live by the API; nothing here restarts for them.
+        """
+        old = self.config
+        before = {d.id: d.model_dump() for d in old.devices}
+        after = {d.id: d for d in new.devices}
+        removed = [i for i in before if i not in after]
+        added = [i for i in after if i not in before]
+        changed = [i for i in after if i in before and after[i].model_dump() != before[i]]
+        old_sinks, new_sinks = sink_settings(old), sink_settings(new)
+        restart = [n for n in {**old_sinks, **new_sinks} if old_sinks.get(n) != new_sinks.get(n)]
+
+        for device_id in removed + changed:
+            await self._stop_device(device_id, deadline / 2)
+        self.config = new
+        if new.gateway.log_level != old.gateway.log_level:
+            logging.getLogger().setLevel(new.gateway.log_level.upper())
+        for name in restart:
+            await self._restart_sink(name, name in new_sinks, deadline)
+        for device_id in added + changed:
+            self._start_device(after[device_id])
+        log.info(
+            "config applied: devices added %s, changed %s, removed %s; sinks restarted %s",
+            added or "none",
+            changed or "none",
+            removed or "none",
+            restart or "none",
+        )
+        return Reconciled(added, changed, removed, restart)
+
+    async def _stop_device(self, device_id: str, timeout: float) -> None:
+        running = self.devices.pop(device_id)
+        if running.task is not None:
+            await cancel_and_wait([running.task], timeout)
+        if running.poller is not None:
+            running.poller.stopped()
+            if isinstance(running.poller, ModbusPoller):
+                self.links.release(running.poller.link)
+        self.pipeline.remove_device(device_id)
+
+    async def _restart_sink(self, name: str, enabled: bool, deadline: float) -> None:
+        """Close sink `name` (if it runs) and open it again from `self.config` (if enabled)."""
+        old = next((sink for sink in self.sinks if sink.name == name), None)
+        held = _HeldSink(name)
+        if old is not None:
+            index = self.pipeline.sinks.index(old)
+            self.pipeline.sinks[index] = held
+            try:
+                async with asyncio.timeout(deadline):
+                    await old.close(deadline)
+            except TimeoutError:
+                log.warning("sink %s did not finish closing within %.1f s", name, deadline)
+            task = self._sink_tasks.pop(name, None)
+            if task is not None:
+                await cancel_and_wait([task], deadline / 2)
+            self.sinks.remove(old)
+        else:
+            self.pipeline.sinks.append(held)
+        if not enabled:
+            self.pipeline.sinks.remove(held)
+            return
+        try:
+            sink = build_sink(name, self.config, self.version)
+        except Exception as exc:
+            self.pipeline.sinks.remove(held)  # never hold data without bound
+            log.error(
+                "sink %s could not be restarted (%s: %s); it is off until the config is fixed",
+                name,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        held.hand_over(sink)
+        self.pipeline.sinks[self.pipeline.sinks.index(held)] = sink
+        self.sinks.append(sink)
+        self._start_sink(sink)
 
     def _start_device(self, device: Device | object) -> None:
         device_id: str = device.id  # type: ignore[attr-defined]
@@ -131,7 +259,7 @@ class Gateway:
                     await asyncio.gather(*closers, return_exceptions=True)
             except TimeoutError:
                 log.warning("sinks did not finish closing within %.1f s", deadline)
-        await cancel_and_wait(self._sink_tasks, deadline / 2)
+        await cancel_and_wait(list(self._sink_tasks.values()), deadline / 2)
         log.info("gateway %s stopped", self.config.gateway.id)
 
     def summary(self) -> str:

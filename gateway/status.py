@@ -6,9 +6,13 @@ data updated from the event loop's thread, so no locks are needed.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from gateway.model import DeviceState
+
+LATENCY_BUCKETS_MS: tuple[float, ...] = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000)
+"""Upper bounds of the scan latency histogram (ms) shown by /metrics; one more bucket: +Inf."""
 
 
 @dataclass(slots=True)
@@ -32,6 +36,14 @@ class DeviceStatus:
     """Signals that could not be read in the last scan, with the reason."""
     overruns: int = 0
     """Scans that took longer than the interval (the next one started late)."""
+    latency_buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS_MS) + 1))
+    """Successful scans by latency, one count per bucket of LATENCY_BUCKETS_MS, then +Inf."""
+    latency_sum_ms: float = 0.0
+
+    def observe_latency(self, latency_ms: float) -> None:
+        """Count one successful scan in the latency histogram (once per scan, not per value)."""
+        self.latency_buckets[bisect_left(LATENCY_BUCKETS_MS, latency_ms)] += 1
+        self.latency_sum_ms += latency_ms
 
     def signal_summary(self) -> str | None:
         """`device D: signal S: why (and N more bad signals)`, or None when all are good."""

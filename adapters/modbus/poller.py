@@ -159,6 +159,7 @@ class ModbusPoller:
         status.polls_ok += 1
         status.last_poll = now_ms()
         status.latency_ms = round(latency_ms, 2)
+        status.observe_latency(latency_ms)
         status.signal_errors = {s.signal: s.error for s in samples if s.error is not None}
         if status.signal_errors:
             status.last_error = status.signal_summary()

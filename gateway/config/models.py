@@ -83,11 +83,28 @@ class ApiToken(Strict):
 
 
 class ApiConfig(Strict):
-    """The HTTP API's listening address and who may change the config."""
+    """The HTTP API's listening address, who may change (or read) the config, and its TLS."""
 
     enabled: bool = True
     listen: str = Field("127.0.0.1:8080", pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$")
     tokens: list[ApiToken] = Field(default_factory=list)
+    read_requires_token: bool = False
+    """Also require a token for reads (status, values, config, metrics); /healthz and /readyz
+    stay open for probes."""
+    tls_cert: str | None = None
+    """PEM certificate (chain) file: the API then speaks HTTPS only."""
+    tls_key: str | None = None
+    """PEM private key of `tls_cert`."""
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> ApiConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            missing = "tls_key" if self.tls_key is None else "tls_cert"
+            given = "tls_cert" if missing == "tls_key" else "tls_key"
+            raise rule_error(
+                [((missing,), f"missing {missing}: {given} needs it (give both or neither)")]
+            )
+        return self
 
 
 class TlsConfig(Strict):

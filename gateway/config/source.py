@@ -131,7 +131,7 @@ class _Builder:
     ten times faster, which a config of hundreds of devices notices at every start.
     """
 
-    def __init__(self, env: Mapping[str, str], constructor: Any) -> None:
+    def __init__(self, env: Mapping[str, str] | None, constructor: Any) -> None:
         self.env = env
         self.constructor = constructor
         self.doc = Document(None)
@@ -198,7 +198,7 @@ class _Builder:
     def _scalar(self, node: Node, loc: Loc | None) -> object:
         value = self.constructor.construct_object(node, deep=True)
         if isinstance(value, str):
-            if loc is None or "${" not in value:
+            if loc is None or self.env is None or "${" not in value:
                 return value
             filled, problems = substitute(value, self.env)
             self.doc.env_problems += [(loc, problem) for problem in problems]
@@ -208,9 +208,10 @@ class _Builder:
         return value
 
 
-def parse_yaml(text: str, env: Mapping[str, str]) -> Document:
+def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
     """Parse one YAML document into plain data with lines; raises YamlProblem.
 
+    With `env` None, `${VAR}` references are kept as written (the HTTP API shows them so).
     The C parser (ruamel.yaml.clib) composes the document when it is installed; on a syntax
     error the pure-Python parser reads it again, for its more precise message.
     """

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 # Milliseconds per unit: parsing computes in Decimal so that `1.1s` is exactly float 1.1.
 _DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000}
@@ -99,9 +99,17 @@ def number_text(value: object) -> object:
 
 
 Duration = Annotated[
-    float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["250ms", "1s", "2m"]}),
 ]
 """A duration in seconds, written in config as `250ms`, `1s`, `2m`."""
 
-Size = Annotated[int, BeforeValidator(parse_size), PlainSerializer(format_size, return_type=str)]
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str),
+    WithJsonSchema({"type": "string", "examples": ["500MB", "1GB"]}),
+]
 """A size in bytes, written in config as `500MB`, `1GB`."""

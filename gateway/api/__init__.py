@@ -1,0 +1,7 @@
+"""The HTTP API (SPEC "HTTP API"): health, status, values, config and metrics over FastAPI.
+
+It runs inside the gateway's own process and event loop (`server.serve_api`, the runner's API
+hook), so it reads the live status objects directly and applies config changes through
+`Gateway.reconcile` without a restart. Modules: `schemas` (response models, which /docs shows),
+`auth` (bearer tokens), `metrics` (Prometheus collector), `app` (the routes), `server` (uvicorn).
+"""
