@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 DEB_PACKAGES := mosquitto mosquitto-clients socat mbpoll
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint deps venv bench clean
+.PHONY: demo test lint deps venv bench clean sim-docs
 
 demo: deps venv
 	$(BIN)/gerbang demo
@@ -43,3 +43,8 @@ $(VENV)/.installed: pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# The simulators' register-map docs, generated from the model declarations (a test checks them).
+sim-docs: venv
+	@for m in $$($(BIN)/gerbang sim list | cut -d' ' -f1); do \
+		$(BIN)/gerbang sim describe $$m > docs/simulators/$$m.md; done

@@ -27,7 +27,8 @@ GENERIC_FAULTS: dict[str, str] = {**SENSOR_FAULTS, **COMM_FAULTS}
 
 SLOW_DELAY_S = 0.7
 FAULT_COIL_BASE = 1000
-"""Fault control coils: coil 1000 + n switches fault n of the unit's fault list on (1) / off."""
+"""Fault control coils: coil 1000 + n switches fault n of the unit's fault list on (1) / off.
+They answer even while a communication fault is on, so that it can be cleared."""
 RANDOM_FAULT_MEDIAN_S = 60.0
 """A random fault clears by itself after about this long (simulated seconds, log-normal)."""
 

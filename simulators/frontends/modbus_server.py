@@ -4,7 +4,8 @@ The pymodbus device only carries requests: its `action` hook answers reads from 
 simulation's register image (which an updater task refreshes every tick, whatever the reads)
 and hands writes to `Simulation.write`, which checks them against the declaration. Unmapped
 addresses answer exception 02, out-of-range writes exception 03. Communication faults act
-here: `silent` answers nothing, `slow` answers late, `exception` answers exception 04.
+here: `silent` answers nothing, `slow` answers late, `exception` answers exception 04; the
+fault control coils (1000+) always answer, so that a trainee can clear the fault they set.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ class ModbusFrontend:
 
         async def action(fc, start, address, count, registers, set_values):
             self.requests += 1
-            fault = sim.comm_fault(unit_id)
+            table = _FC_TABLE[fc]
+            bits = table in ("coil", "discrete")
+            control = table == "coil" and address >= FAULT_COIL_BASE
+            # The fault control coils always answer, so that a fault can be cleared.
+            fault = None if control else sim.comm_fault(unit_id)
             if fault == "silent":
                 # No answer while the fault lasts; then the late answer is dropped by clients.
                 while sim.comm_fault(unit_id) == "silent":  # noqa: ASYNC110 - polled state
@@ -72,8 +77,6 @@ class ModbusFrontend:
                 return ExcCodes(DEVICE_FAILURE)
             elif fault == "slow":
                 await asyncio.sleep(SLOW_DELAY_S)
-            table = _FC_TABLE[fc]
-            bits = table in ("coil", "discrete")
             if set_values is not None:
                 values = [int(v) for v in set_values]
                 code = sim.write(unit_id, table, address, values)

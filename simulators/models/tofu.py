@@ -140,7 +140,7 @@ def boiler_step(s: Boiler, dt: float, inputs: Inputs, rng: random.Random) -> Boi
         pressure -= 0.05 * dt
     pressure = clamp(pressure, 0.0, 6.0)
     pump = on and hysteresis(s.pump, s.level, 45.0, 60.0) and "low_water" not in faults
-    level = clamp(s.level - flow / 3600.0 * 0.8 * dt + (0.15 * dt if pump else 0.0), 0.0, 100.0)
+    level = clamp(s.level - flow / 3600.0 * 2.0 * dt + (0.15 * dt if pump else 0.0), 0.0, 100.0)
     flue_target = (60.0 + 160.0 * fuel) if firing else (60.0 if on else AMBIENT)
     flue = first_order(s.flue, flue_target, 120.0 if firing else 300.0, dt)
     feed = first_order(s.feedwater, 50.0 if pump else AMBIENT + 5.0, 300.0, dt)

@@ -1,0 +1,183 @@
+"""`gerbang demo`: the whole chain on one machine with no set-up.
+
+Starts every simulated Modbus machine in this process on loopback ports, an MQTT broker (the
+one answering on 127.0.0.1:1883, else a mosquitto of our own: `gateway.broker.local_broker`),
+and the gateway reading the simulators with the very entries `gerbang sim config` prints. It
+prints what runs where, then shows the values the gateway reads as a live table (a refreshing
+`rich` table on a terminal, a plain snapshot every few seconds otherwise) until Ctrl-C,
+SIGTERM or `--duration` seconds; everything stops cleanly and the exit code is 0.
+
+`GERBANG_DEMO_MQTT_PORT` picks another broker port (tests use a free one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from collections.abc import Iterator
+
+from rich.columns import Columns
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from gateway.broker import local_broker
+from gateway.config.loader import validate_data
+from gateway.model import DeviceState
+from gateway.service import Gateway
+
+SPEED = 10.0
+"""Simulated seconds per real second in the demo, so that counters and states move."""
+SNAPSHOT_EVERY = 5.0
+STATE_NAMES = {0: "off", 1: "setup", 2: "idle", 3: "running", 4: "fault", 5: "maintenance"}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo until a signal or `args.duration` seconds; returns the exit code."""
+    from simulators.core.clock import RealClock
+    from simulators.engine import Simulation
+    from simulators.export import Endpoint, device_entries
+    from simulators.frontends.modbus_server import ModbusFrontend
+    from simulators.models import MODELS
+
+    console = Console()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    mqtt_port = int(os.environ.get("GERBANG_DEMO_MQTT_PORT", "1883"))
+    lines: list[str] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            devices: list[dict] = []
+            for seed, model in enumerate(MODELS.values()):
+                if "modbus-tcp" not in model.protocols:
+                    continue
+                port = model.default_port if _port_free(model.default_port) else _free_port()
+                sim = Simulation(model, RealClock(SPEED), seed=seed)
+                frontend = ModbusFrontend(sim)
+                await frontend.start_tcp("127.0.0.1", port)
+                stack.push_async_callback(frontend.stop)
+                devices += device_entries(model, Endpoint("modbus-tcp", "127.0.0.1", port))
+                units = ", ".join(f"{u.unit_id} {u.name}" for u in model.units)
+                lines.append(
+                    f"  {model.name:<8} Modbus TCP 127.0.0.1:{port} (units {units}): "
+                    f"mbpoll -m tcp -p {port} -a {model.units[0].unit_id} -t 3 -r 1 -c 8 "
+                    "-1 127.0.0.1"
+                )
+            broker = await stack.enter_async_context(local_broker("127.0.0.1", mqtt_port))
+            config = validate_data(
+                {
+                    "version": 1,
+                    "gateway": {"id": "demo", "site": "training", "area": "demo"},
+                    "mqtt": {"host": broker.host, "port": broker.port, "retain": False},
+                    "devices": devices,
+                }
+            )
+            gateway = Gateway(config)
+            await gateway.start()
+            stack.push_async_callback(gateway.stop, 5.0)
+            origin = "started by the demo" if broker.started_here else "already running"
+            console.print(
+                "[bold]gerbang demo[/bold]: simulated machines, a broker and the gateway "
+                f"(simulated time runs ×{SPEED:g})\n"
+                "simulators:\n" + "\n".join(lines) + "\n"
+                f"MQTT broker ({origin}): {broker.host}:{broker.port}\n"
+                f"watch it:  mosquitto_sub -h {broker.host} -p {broker.port} "
+                "-t 'factory/#' -v\n"
+                "each machine's config: gerbang sim config MODEL; Ctrl-C stops everything.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            await _show(console, gateway, stop, args.duration)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    console.print("demo stopped")
+    return 0
+
+
+async def _show(console: Console, gateway: Gateway, stop: asyncio.Event, duration: float | None):
+    """The live table until `stop` is set or `duration` has passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration if duration else None
+
+    async def wait(seconds: float) -> bool:
+        """Sleep up to `seconds`; True when the demo should end."""
+        if deadline is not None:
+            seconds = min(seconds, deadline - loop.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(0.0, seconds))
+        return stop.is_set() or (deadline is not None and loop.time() >= deadline)
+
+    if console.is_terminal:
+        from rich.live import Live
+
+        with Live(render(gateway), console=console, auto_refresh=False) as live:
+            while not await wait(0.5):
+                live.update(render(gateway), refresh=True)
+        return
+    shown_values = False
+    while True:
+        has_values = any(gateway.pipeline.latest.get(d) for d in gateway.devices)
+        if has_values or not shown_values:
+            console.print(render(gateway))
+            shown_values = shown_values or has_values
+        if await wait(SNAPSHOT_EVERY if shown_values else 1.0):
+            return
+
+
+def render(gateway: Gateway) -> Group:
+    """One small table per device: signal, value, unit; state and errors in the title."""
+    tables = []
+    for device_id, running in gateway.devices.items():
+        status = running.status
+        latest = gateway.pipeline.latest.get(device_id, {})
+        state = latest.get("state")
+        machine = STATE_NAMES.get(state.value, "?") if state and state.value is not None else "-"
+        colour = "green" if status.state is DeviceState.ONLINE else "red"
+        table = Table(
+            title=f"{device_id} [{colour}]{status.state.value}[/{colour}] ({machine})",
+            show_header=False,
+            box=None,
+            padding=(0, 1),
+        )
+        for name, value, unit in _rows(latest):
+            table.add_row(name, value, unit)
+        if status.last_error:
+            table.add_row(Text(status.last_error[:60], style="red"), "", "")
+        tables.append(table)
+    summary = Text(gateway.summary(), style="dim")
+    return Group(Columns(tables, padding=(1, 3)), summary)
+
+
+def _rows(latest: dict) -> Iterator[tuple[str, str, str]]:
+    for name, sample in latest.items():
+        if name == "state":
+            continue
+        if sample.value is None:
+            text = f"bad ({sample.quality})"
+        elif isinstance(sample.value, float):
+            text = f"{sample.value:.2f}"
+        else:
+            text = str(sample.value)
+        yield name, text, sample.unit or ""
