@@ -45,6 +45,9 @@ _SENTINEL = {"int16": 0x7FFF, "uint16": 0xFFFF, "uint32": 0xFFFFFFFF, "int32": 0
 
 def encode(signal: Signal, value: Value) -> list[int]:
     """The registers holding `value` (engineering units) as `signal` declares it."""
+    if signal.type == "string":
+        raw = str(value).encode("ascii", "replace")[: 2 * signal.length]
+        return list(struct.unpack(f">{signal.length}H", raw.ljust(2 * signal.length, b"\0")))
     if signal.type == "float32":
         hi, lo = struct.unpack(">HH", struct.pack(">f", float(value)))
         words = [hi, lo]
@@ -65,6 +68,8 @@ def sentinel(signal: Signal) -> list[int]:
     """The sensor-open registers of `signal` (out-of-range fault)."""
     if signal.type == "float32":
         return encode(signal, math.nan)
+    if signal.type == "string":
+        return [0x3F3F] * signal.length  # "??"
     raw = _SENTINEL[signal.type]
     words = [raw] if signal.size == 1 else [raw >> 16, raw & 0xFFFF]
     return words[::-1] if signal.word_order == "little" else words

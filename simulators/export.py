@@ -40,6 +40,8 @@ def signal_entry(s: Signal) -> dict[str, object]:
     entry: dict[str, object] = {"name": s.name, "table": s.table, "address": s.address}
     if s.table in ("holding", "input"):
         entry["type"] = s.type
+    if s.type == "string":
+        entry["length"] = s.length
     if s.word_order != "big":
         entry["word_order"] = s.word_order
     if s.scale != 1:
@@ -117,6 +119,8 @@ def _range(s: Signal) -> str:
         return "0 – 4294967295 (wraps)"
     if s.type == "bool":
         return "0 / 1"
+    if s.type == "string":
+        return f"{2 * s.length} characters"
     fmt = "{:g}"
     return f"{fmt.format(s.lo)} – {fmt.format(s.hi)}"
 

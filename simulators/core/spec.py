@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 Table = Literal["coil", "discrete", "holding", "input"]
 Kind = Literal["measure", "counter", "state", "setpoint", "command", "status"]
-Value = float | int | bool
+Value = float | int | bool | str
 
 REGISTERS: dict[str, int] = {"bool": 1, "int16": 1, "uint16": 1, "uint32": 2, "int32": 2}
 REGISTERS["float32"] = 2
@@ -41,11 +41,15 @@ class Signal:
     word_order: Literal["big", "little"] = "big"
     default: Value = 0
     """Initial value of a writable signal (setpoint or command)."""
+    length: int = 0
+    """Registers of a string (two ASCII characters each)."""
 
     @property
     def size(self) -> int:
         """Registers (or bits) the signal occupies."""
-        return 1 if self.table in ("coil", "discrete") else REGISTERS[self.type]
+        if self.table in ("coil", "discrete"):
+            return 1
+        return self.length if self.type == "string" else REGISTERS[self.type]
 
     @property
     def writable(self) -> bool:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from simulators.core.spec import Model
 
-from . import tofu
+from . import furnace, imm, loom, reflow, roaster, tofu
 
-MODELS: dict[str, Model] = {model.name: model for model in (tofu.MODEL,)}
+MODELS: dict[str, Model] = {
+    m.MODEL.name: m.MODEL for m in (tofu, loom, reflow, furnace, imm, roaster)
+}
 
 
 def get_model(name: str) -> Model:

@@ -66,7 +66,7 @@ BOILER_SIGNALS = (
 
 BOILER_FAULTS = {
     "overpressure": "firing sticks on: pressure climbs until the safety valve lifts (trip 102)",
-    "low_water": "the feed pump fails: the level falls, trip 101 below 10 %",
+    "low_water": "the feed pump fails: the level falls; low-water cut-off trip 101 at 20 %",
     "fuel_out": "the fire goes out: flue gas cools, pressure decays, trip 103",
 }
 
@@ -111,7 +111,7 @@ def boiler_step(s: Boiler, dt: float, inputs: Inputs, rng: random.Random) -> Boi
     trip = 0
     if s.pressure >= 3.4 and "overpressure" in faults:
         trip = 102
-    elif s.level <= 10.0:
+    elif s.level <= 20.0:
         trip = 101
     elif "fuel_out" in faults and s.flue < 100 and c.phase in (Phase.RUNNING, Phase.IDLE):
         trip = 103
@@ -140,7 +140,7 @@ def boiler_step(s: Boiler, dt: float, inputs: Inputs, rng: random.Random) -> Boi
         pressure -= 0.05 * dt
     pressure = clamp(pressure, 0.0, 6.0)
     pump = on and hysteresis(s.pump, s.level, 45.0, 60.0) and "low_water" not in faults
-    level = clamp(s.level - flow / 3600.0 * 2.0 * dt + (0.15 * dt if pump else 0.0), 0.0, 100.0)
+    level = clamp(s.level - flow / 3600.0 * 2.5 * dt + (0.15 * dt if pump else 0.0), 0.0, 100.0)
     flue_target = (60.0 + 160.0 * fuel) if firing else (60.0 if on else AMBIENT)
     flue = first_order(s.flue, flue_target, 120.0 if firing else 300.0, dt)
     feed = first_order(s.feedwater, 50.0 if pump else AMBIENT + 5.0, 300.0, dt)
