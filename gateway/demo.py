@@ -18,16 +18,15 @@ import contextlib
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from dataclasses import dataclass
 
-from rich.columns import Columns
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from gateway.broker import local_broker
 from gateway.config.loader import validate_data
-from gateway.model import DeviceState
+from gateway.model import DeviceState, Sample
 from gateway.service import Gateway
 
 SPEED = 10.0
@@ -69,6 +68,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             devices: list[dict] = []
+            shown: dict[str, Shown] = {}
             for seed, model in enumerate(MODELS.values()):
                 if "modbus-tcp" not in model.protocols:
                     continue
@@ -77,7 +77,10 @@ async def run_demo(args: argparse.Namespace) -> int:
                 frontend = ModbusFrontend(sim)
                 await frontend.start_tcp("127.0.0.1", port)
                 stack.push_async_callback(frontend.stop)
-                devices += device_entries(model, Endpoint("modbus-tcp", "127.0.0.1", port))
+                entries = device_entries(model, Endpoint("modbus-tcp", "127.0.0.1", port))
+                devices += entries
+                for entry, unit in zip(entries, model.units, strict=True):
+                    shown[entry["id"]] = shown_signals(unit)
                 units = ", ".join(f"{u.unit_id} {u.name}" for u in model.units)
                 lines.append(
                     f"  {model.name:<8} Modbus TCP 127.0.0.1:{port} (units {units}): "
@@ -108,7 +111,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
-            await _show(console, gateway, stop, args.duration)
+            await _show(console, gateway, shown, stop, args.duration)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
@@ -116,7 +119,13 @@ async def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show(console: Console, gateway: Gateway, stop: asyncio.Event, duration: float | None):
+async def _show(
+    console: Console,
+    gateway: Gateway,
+    shown: dict[str, Shown],
+    stop: asyncio.Event,
+    duration: float | None,
+) -> None:
     """The live table until `stop` is set or `duration` has passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration if duration else None
@@ -132,52 +141,79 @@ async def _show(console: Console, gateway: Gateway, stop: asyncio.Event, duratio
     if console.is_terminal:
         from rich.live import Live
 
-        with Live(render(gateway), console=console, auto_refresh=False) as live:
+        with Live(render(gateway, shown), console=console, auto_refresh=False) as live:
             while not await wait(0.5):
-                live.update(render(gateway), refresh=True)
+                live.update(render(gateway, shown), refresh=True)
         return
     shown_values = False
     while True:
         has_values = any(gateway.pipeline.latest.get(d) for d in gateway.devices)
         if has_values or not shown_values:
-            console.print(render(gateway))
+            console.print(render(gateway, shown))
             shown_values = shown_values or has_values
         if await wait(SNAPSHOT_EVERY if shown_values else 1.0):
             return
 
 
-def render(gateway: Gateway) -> Group:
-    """One small table per device: signal, value, unit; state and errors in the title."""
-    tables = []
+@dataclass(frozen=True)
+class Shown:
+    """Which signals of a device the live table shows: a few measurements and the counters."""
+
+    measures: tuple[str, ...]
+    good: str | None
+    rejected: str | None
+
+
+def shown_signals(unit: object) -> Shown:
+    """The first four measurements of a simulated machine, and its good/rejected counters."""
+    signals = unit.machine.signals  # type: ignore[attr-defined]
+    measures = tuple(s.name for s in signals if s.kind == "measure" and s.unit)[:4]
+    counters = [s.name for s in signals if s.kind == "counter"]
+    good = next((c for c in counters if c.startswith("good")), None)
+    rejected = next((c for c in counters if c.startswith("rejected")), None)
+    return Shown(measures, good, rejected)
+
+
+def render(gateway: Gateway, shown: dict[str, Shown]) -> Table:
+    """One row per device: link and machine state, alarm, key values, part counters."""
+    table = Table(title="values read by the gateway", title_justify="left", expand=False)
+    for column in ("device", "link", "machine", "alarm", "values", "good", "rejected", "run"):
+        table.add_column(column, no_wrap=column != "values")
     for device_id, running in gateway.devices.items():
         status = running.status
         latest = gateway.pipeline.latest.get(device_id, {})
+
         state = latest.get("state")
-        machine = STATE_NAMES.get(state.value, "?") if state and state.value is not None else "-"
-        colour = "green" if status.state is DeviceState.ONLINE else "red"
-        table = Table(
-            title=f"{device_id} [{colour}]{status.state.value}[/{colour}] ({machine})",
-            show_header=False,
-            box=None,
-            padding=(0, 1),
+        machine = "-"
+        if state is not None and isinstance(state.value, int):
+            machine = STATE_NAMES.get(state.value, str(state.value))
+        online = status.state is DeviceState.ONLINE
+        link = Text(status.state.value, style="green" if online else "red")
+        show = shown.get(device_id, Shown((), None, None))
+        values = "  ".join(f"{name} {_value(latest, name, unit=True)}" for name in show.measures)
+        if status.last_error and not online:
+            values = status.last_error
+        run = latest.get("run_seconds")
+        table.add_row(
+            device_id,
+            link,
+            Text(machine, style="red" if machine == "fault" else ""),
+            _value(latest, "alarm_code"),
+            values,
+            _value(latest, show.good),
+            _value(latest, show.rejected),
+            f"{run.value} s" if run is not None and run.value is not None else "-",
         )
-        for name, value, unit in _rows(latest):
-            table.add_row(name, value, unit)
-        if status.last_error:
-            table.add_row(Text(status.last_error[:60], style="red"), "", "")
-        tables.append(table)
-    summary = Text(gateway.summary(), style="dim")
-    return Group(Columns(tables, padding=(1, 3)), summary)
+    table.caption = gateway.summary()
+    return table
 
 
-def _rows(latest: dict) -> Iterator[tuple[str, str, str]]:
-    for name, sample in latest.items():
-        if name == "state":
-            continue
-        if sample.value is None:
-            text = f"bad ({sample.quality})"
-        elif isinstance(sample.value, float):
-            text = f"{sample.value:.2f}"
-        else:
-            text = str(sample.value)
-        yield name, text, sample.unit or ""
+def _value(latest: dict[str, Sample], name: str | None, *, unit: bool = False) -> str:
+    """The latest value of signal `name` as text ("-" when unknown), optionally with its unit."""
+    sample = latest.get(name) if name else None
+    if sample is None:
+        return "-"
+    if sample.value is None:
+        return f"bad ({sample.quality})"
+    text = f"{sample.value:.1f}" if isinstance(sample.value, float) else str(sample.value)
+    return f"{text} {sample.unit}" if unit and sample.unit else text
