@@ -25,7 +25,12 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         [sys.executable, "-m", "gateway.cli", "demo", "--duration", "120"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "GERBANG_DEMO_MQTT_PORT": str(port), "PYTHONUNBUFFERED": "1"},
+        env={
+            **os.environ,
+            "GERBANG_DEMO_MQTT_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "200",
+        },
         cwd=tmp_path,
     )
     output: list[str] = []
@@ -35,9 +40,8 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line.decode(errors="replace"))
-            # A device online with its machine running or in setup, and a value with its unit.
-            text = "".join(output)
-            if "tofu-boiler online" in text and "steam_pressure" in text and " bar" in text:
+            # A row of the live table: a device online, one of its values with its unit.
+            if all(w in output[-1] for w in ("tofu-boiler", "online", "steam_pressure", " bar")):
                 seen.set()
 
     reader = threading.Thread(target=read, daemon=True)
