@@ -86,9 +86,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(sim, args))
 
 
+async def _serve_opcua(sim: Simulation, args: argparse.Namespace) -> int:
+    from simulators.export import device_id
+    from simulators.frontends.opcua_server import OpcUaFrontend
+
+    model = sim.model
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+    devices = {u.unit_id: device_id(model, u) for u in model.units}
+    frontend = OpcUaFrontend(sim, devices)
+    port = args.port or model.opcua_port
+    try:
+        await frontend.start(args.host, port)
+    except OSError as exc:
+        print(f"gerbang sim: cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(
+            f"simulating {model.name} at speed ×{args.speed:g}, seed {args.seed}: OPC UA on "
+            f"{frontend.endpoint}\n"
+            f"  node tree:     Objects/Factory/{{{', '.join(devices.values())}}} in namespace "
+            "urn:pilot-factory:simulators\n"
+            f"  gateway entry: gerbang sim config {model.name} --protocol opcua --port {port}\n"
+            f"  faults:        {', '.join(sim.known_faults())} (methods InjectFault/ClearFault)\n"
+            "Ctrl-C stops.",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await frontend.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    print("stopped", flush=True)
+    return 0
+
+
 async def _serve(sim: Simulation, args: argparse.Namespace) -> int:
     from simulators.frontends.modbus_server import ModbusFrontend, pty_pair
 
+    if args.protocol == "opcua":
+        return await _serve_opcua(sim, args)
     model = sim.model
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -150,7 +190,7 @@ async def _serve(sim: Simulation, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `gerbang sim ...` to the `gerbang` command line."""
-    sim = sub.add_parser("sim", help="simulated factory machines (Modbus)")
+    sim = sub.add_parser("sim", help="simulated factory machines (Modbus TCP/RTU, OPC UA)")
     simsub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIM_COMMAND")
 
     listing = simsub.add_parser("list", help="list the machine models")
@@ -160,11 +200,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("model", help="model name (see gerbang sim list)")
         p.add_argument("--protocol", choices=PROTOCOLS, default="modbus-tcp")
         p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--port", type=int, help="TCP port (default: the model's, 5020+)")
+        p.add_argument(
+            "--port", type=int, help="TCP port (default: the model's, Modbus 5020+, OPC UA 4840+)"
+        )
         p.add_argument("--serial-port", help="RTU: serial device (default: a new pty pair)")
         p.add_argument("--baudrate", type=int, help=f"RTU baud rate (default {DEFAULT_BAUDRATE})")
 
-    run = simsub.add_parser("run", help="serve one model as a real Modbus server")
+    run = simsub.add_parser("run", help="serve one model as a real Modbus or OPC UA server")
     common(run)
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--speed", type=float, default=1.0, help="time acceleration, 1-60")

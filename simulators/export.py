@@ -56,6 +56,23 @@ def device_entries(model: Model, endpoint: Endpoint, prefix: str | None = None) 
     out: list[dict] = []
     for unit in model.units:
         entry: dict[str, object] = {"id": device_id(model, unit, prefix)}
+        if endpoint.protocol == "opcua":
+            from simulators.frontends.opcua_server import node_ref
+
+            sim_device = device_id(model, unit)
+            port = endpoint.port or model.opcua_port
+            entry |= {
+                "protocol": "opcua",
+                "endpoint": f"opc.tcp://{endpoint.host}:{port}",
+                "interval": model.interval,
+                "signals": [
+                    {"name": s.name, "node": node_ref(sim_device, s.name)}
+                    | ({"unit": s.unit} if s.unit else {})
+                    for s in unit.machine.signals
+                ],
+            }
+            out.append(entry)
+            continue
         if endpoint.protocol == "modbus-rtu":
             entry |= {
                 "protocol": "modbus-rtu",
@@ -106,7 +123,7 @@ def sim_config(
         signals = entry.pop("signals")
         first = True
         for key, value in entry.items():
-            text = json.dumps(value) if key == "serial_port" else value
+            text = json.dumps(value) if key in ("serial_port", "endpoint") else value
             lines.append(f"  {'- ' if first else '  '}{key}: {text}")
             first = False
         lines.append("    signals:")
@@ -143,6 +160,16 @@ def describe(model: Model) -> str:
     if model.notes:
         out += [model.notes, ""]
     out += [
+        f"OPC UA (`--protocol opcua`, default port {model.opcua_port}): namespace "
+        "`urn:pilot-factory:simulators`, one object per machine under `Objects/Factory`, named "
+        "by its device id below; each signal is a variable with the string node id "
+        "`<device>.<signal>` (for example `nsu=urn:pilot-factory:simulators;s="
+        f"{device_id(model, model.units[0])}.{model.units[0].machine.signals[0].name}`). "
+        "Analog variables are Double with `EngineeringUnits` and `EURange`; counters UInt32; "
+        "setpoints are writable within their range (else BadOutOfRange); each machine has the "
+        "methods `InjectFault(name)` and `ClearFault(name)`. `out_of_range` shows as "
+        "BadSensorFailure; the communication faults are Modbus-only.",
+        "",
         "The `state` register: 0 off, 1 setup, 2 idle, 3 running, 4 fault, 5 maintenance. "
         "Setpoints (holding registers) refuse a value outside their range with exception 03; "
         "any address not listed answers exception 02.",
@@ -150,7 +177,12 @@ def describe(model: Model) -> str:
     ]
     for unit in model.units:
         m = unit.machine
-        out += [f"## Unit {unit.unit_id}: {unit.name} ({m.title})", ""]
+        out += [
+            f"## Unit {unit.unit_id}: {unit.name} ({m.title})",
+            "",
+            f"OPC UA object: `Objects/Factory/{device_id(model, unit)}`.",
+            "",
+        ]
         out += [
             "| table | address | 1-based | signal | type | word order | scale | unit "
             "| range | description |",

@@ -110,10 +110,15 @@ class Model:
     description: str
     units: tuple[Unit, ...]
     default_port: int
-    protocols: tuple[str, ...] = ("modbus-tcp", "modbus-rtu")
+    protocols: tuple[str, ...] = ("modbus-tcp", "modbus-rtu", "opcua")
     interval: str = "1s"
     """Poll interval suggested in `sim config`."""
     notes: str = ""
+
+    @property
+    def opcua_port(self) -> int:
+        """Default OPC UA port: 4840 + the model's offset from Modbus port 5020."""
+        return 4840 + self.default_port - 5020
 
 
 # -- shorthands for the declarations ---------------------------------------------------------

@@ -4,6 +4,7 @@ with a fault given at start, stopped with SIGINT (exit 0)."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -134,3 +135,21 @@ def test_unknown_fault_is_refused_clearly() -> None:
     result = gerbang("sim", "run", "tofu", "--fault", "gremlins", "--port", str(free_port()))
     assert result.returncode == 2
     assert "unknown fault 'gremlins'" in result.stderr and "overpressure" in result.stderr
+
+
+def test_sim_run_over_opcua(sims) -> None:
+    port = free_port()
+    sim = SimProcess("furnace", "--protocol", "opcua", "--port", str(port), "--speed", "10")
+    sims.append(sim)
+    sim.wait_for("Ctrl-C stops")
+    probe = Path(__file__).resolve().parents[1] / "support" / "opcua_probe.py"
+    result = subprocess.run(
+        [sys.executable, str(probe), f"opc.tcp://127.0.0.1:{port}", "furnace-1",
+         "cooling_outlet_temp", "target_tap_temp"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout)
+    assert set(seen["tree"]) == {"furnace-1"}
+    assert seen["refused"] == "BadOutOfRange" and seen["after"] == "BadSensorFailure"
+    assert sim.stop() == 0

@@ -104,7 +104,7 @@ def test_maintenance_comes_after_its_run_time() -> None:
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-@pytest.mark.parametrize("protocol", ["modbus-tcp", "modbus-rtu"])
+@pytest.mark.parametrize("protocol", ["modbus-tcp", "modbus-rtu", "opcua"])
 def test_sim_config_is_a_valid_gateway_config(name, protocol) -> None:
     model = MODELS[name]
     text = sim_config(model, Endpoint(protocol, serial_port="/dev/ttyUSB0"), full=True)
