@@ -54,7 +54,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     endpoint = Endpoint(
         args.protocol, args.host, args.port, args.serial_port, args.baudrate or DEFAULT_BAUDRATE
     )
-    sys.stdout.write(sim_config(model, endpoint, args.id, full=args.full))
+    sys.stdout.write(sim_config(model, endpoint, args.id, full=args.full, mqtt_port=args.mqtt_port))
     return 0
 
 
@@ -220,6 +220,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(config)
     config.add_argument("--id", help="device id prefix (default: the model name)")
     config.add_argument("--full", action="store_true", help="print a whole config file")
+    config.add_argument(
+        "--mqtt-port", type=int, default=1883, help="with --full: the broker's port (1883)"
+    )
     config.set_defaults(func=cmd_config)
 
     desc = simsub.add_parser("describe", help="print the register map as Markdown")

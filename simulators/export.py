@@ -104,7 +104,12 @@ def _flow(mapping: dict[str, object]) -> str:
 
 
 def sim_config(
-    model: Model, endpoint: Endpoint, prefix: str | None = None, *, full: bool = False
+    model: Model,
+    endpoint: Endpoint,
+    prefix: str | None = None,
+    *,
+    full: bool = False,
+    mqtt_port: int = 1883,
 ) -> str:
     """The YAML `sim config` prints: a `devices:` list, or (`full`) a whole config file."""
     lines: list[str] = []
@@ -116,7 +121,7 @@ def sim_config(
             "  site: training",
             "mqtt:",
             "  host: 127.0.0.1",
-            "  port: 1883",
+            f"  port: {mqtt_port}",
         ]
     lines.append(f"devices:  # gerbang sim run {model.name}: {model.description}")
     for entry in device_entries(model, endpoint, prefix):

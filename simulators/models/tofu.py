@@ -130,6 +130,8 @@ def boiler_step(s: Boiler, dt: float, inputs: Inputs, rng: random.Random) -> Boi
     flow_target = 40.0 + 45.0 * s.pressure if valve_open else (2.0 if on else 0.0)
     flow = first_order(s.flow, flow_target, 5.0, dt)
     heat = 0.02 * fuel if firing else 0.0
+    if "overpressure" in faults and firing:
+        heat = 0.035  # the burner sticks at high fire
     pressure = s.pressure + (heat - s.pressure / 1200.0 - flow * 0.00012) * dt
     safety = s.safety_open
     if pressure >= 3.5:
