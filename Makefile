@@ -48,3 +48,4 @@ clean:
 sim-docs: venv
 	@for m in $$($(BIN)/gerbang sim list | cut -d' ' -f1); do \
 		$(BIN)/gerbang sim describe $$m > docs/simulators/$$m.md; done
+	$(BIN)/gerbang sim describe all > docs/simulators/README.md

@@ -18,7 +18,7 @@ import sys
 from simulators.core.clock import RealClock
 from simulators.core.faults import FAULT_COIL_BASE
 from simulators.engine import Simulation
-from simulators.export import DEFAULT_BAUDRATE, Endpoint, describe, sim_config
+from simulators.export import DEFAULT_BAUDRATE, Endpoint, describe, describe_index, sim_config
 from simulators.models import MODELS, get_model
 
 PROTOCOLS = ("modbus-tcp", "modbus-rtu", "opcua")
@@ -59,7 +59,10 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    """Print the register map as Markdown."""
+    """Print the register map as Markdown (`all`: the index of every model)."""
+    if args.model == "all":
+        sys.stdout.write(describe_index(list(MODELS.values())))
+        return 0
     args.protocol = "modbus-tcp"
     sys.stdout.write(describe(_model(args)))
     return 0
@@ -226,5 +229,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     config.set_defaults(func=cmd_config)
 
     desc = simsub.add_parser("describe", help="print the register map as Markdown")
-    desc.add_argument("model")
+    desc.add_argument("model", help="model name, or `all` for the index of every model")
     desc.set_defaults(func=cmd_describe)

@@ -17,7 +17,7 @@ from simulators.core import signals
 from simulators.core.machine import Cycle, Phase, Rates, advance
 from simulators.core.spec import Signal
 from simulators.engine import encode, sentinel
-from simulators.export import Endpoint, describe, sim_config
+from simulators.export import Endpoint, describe, describe_index, sim_config
 from simulators.models import MODELS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "simulators"
@@ -123,6 +123,13 @@ def test_register_map_docs_are_generated_and_up_to_date(name) -> None:
     doc = DOCS / f"{name}.md"
     assert doc.exists(), f"missing {doc}: run `make sim-docs`"
     assert doc.read_text() == describe(MODELS[name]), f"{doc} is stale: run `make sim-docs`"
+
+
+def test_the_index_of_the_simulators_is_up_to_date() -> None:
+    index = DOCS / "README.md"
+    assert index.read_text() == describe_index(list(MODELS.values())), "run `make sim-docs`"
+    for name in MODELS:
+        assert f"]({name}.md)" in index.read_text()
 
 
 def test_every_model_declares_enough_signals_and_no_overlaps() -> None:
