@@ -20,6 +20,7 @@ import signal
 import socket
 from dataclasses import dataclass
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -141,15 +142,17 @@ async def _show(
     if console.is_terminal:
         from rich.live import Live
 
-        with Live(render(gateway, shown), console=console, auto_refresh=False) as live:
+        with Live(
+            render(gateway, shown, console.width), console=console, auto_refresh=False
+        ) as live:
             while not await wait(0.5):
-                live.update(render(gateway, shown), refresh=True)
+                live.update(render(gateway, shown, console.width), refresh=True)
         return
     shown_values = False
     while True:
         has_values = any(gateway.pipeline.latest.get(d) for d in gateway.devices)
         if has_values or not shown_values:
-            console.print(render(gateway, shown))
+            console.print(render(gateway, shown, console.width))
             shown_values = shown_values or has_values
         if await wait(SNAPSHOT_EVERY if shown_values else 1.0):
             return
@@ -174,35 +177,43 @@ def shown_signals(unit: object) -> Shown:
     return Shown(measures, good, rejected)
 
 
-def render(gateway: Gateway, shown: dict[str, Shown]) -> Table:
-    """One row per device: link and machine state, alarm, key values, part counters."""
-    table = Table(title="values read by the gateway", title_justify="left", expand=False)
-    for column in ("device", "link", "machine", "alarm", "values", "good", "rejected", "run"):
+def render(gateway: Gateway, shown: dict[str, Shown], width: int = 200) -> Table:
+    """One row per device: machine state (or the link's error), alarm, part counters, run time
+    and key values; fewer values on a narrow terminal."""
+    table = Table(
+        title="values read by the gateway",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    for column in ("device", "state", "alarm", "good", "rejected", "run", "values"):
         table.add_column(column, no_wrap=column != "values")
+    keep = 4 if width >= 160 else 2 if width >= 110 else 1
     for device_id, running in gateway.devices.items():
         status = running.status
         latest = gateway.pipeline.latest.get(device_id, {})
-
-        state = latest.get("state")
-        machine = "-"
-        if state is not None and isinstance(state.value, int):
-            machine = STATE_NAMES.get(state.value, str(state.value))
-        online = status.state is DeviceState.ONLINE
-        link = Text(status.state.value, style="green" if online else "red")
         show = shown.get(device_id, Shown((), None, None))
-        values = "  ".join(f"{name} {_value(latest, name, unit=True)}" for name in show.measures)
-        if status.last_error and not online:
-            values = status.last_error
+        online = status.state is DeviceState.ONLINE
+        if online:
+            sample = latest.get("state")
+            code = sample.value if sample is not None else None
+            machine = STATE_NAMES.get(code, "-") if isinstance(code, int) else "-"
+            state = Text(machine, style="red" if machine == "fault" else "green")
+            values = "  ".join(
+                f"{name} {_value(latest, name, unit=True)}" for name in show.measures[:keep]
+            )
+        else:
+            state = Text(status.state.value, style="red")
+            values = status.last_error or ""
         run = latest.get("run_seconds")
         table.add_row(
             device_id,
-            link,
-            Text(machine, style="red" if machine == "fault" else ""),
+            state,
             _value(latest, "alarm_code"),
-            values,
             _value(latest, show.good),
             _value(latest, show.rejected),
             f"{run.value} s" if run is not None and run.value is not None else "-",
+            values,
         )
     table.caption = gateway.summary()
     return table

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from simulators.models import MODELS
 from tests.support.modbus_server import free_port
 from tests.support.mosquitto import mosquitto_binary
 
@@ -34,14 +35,22 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         cwd=tmp_path,
     )
     output: list[str] = []
+    units = sum(len(model.units) for model in MODELS.values())
     seen = threading.Event()
+    row_seen = threading.Event()
 
     def read() -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line.decode(errors="replace"))
-            # A row of the live table: a device online, one of its values with its unit.
-            if all(w in output[-1] for w in ("tofu-boiler", "online", "steam_pressure", " bar")):
+            # A row of the live table: a device read, its machine state, a value with its unit;
+            # then the summary line under the table.
+            line = output[-1]
+            if all(w in line for w in ("tofu-boiler", "steam_pressure", " bar")) and any(
+                f" {state} " in line for state in ("setup", "idle", "running")
+            ):
+                row_seen.set()
+            if row_seen.is_set() and f"{units}/{units} devices online" in line:
                 seen.set()
 
     reader = threading.Thread(target=read, daemon=True)
