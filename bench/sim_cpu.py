@@ -8,6 +8,7 @@ running at --speed 1 and 10, with one client polling every unit once a second. R
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sys
 import time
@@ -54,12 +55,34 @@ async def measure(seconds: float, speed: float | None) -> float:
     return cpu
 
 
+async def measure_opcua(seconds: float, speed: float) -> float:
+    """CPU seconds per wall second while serving every model over OPC UA (no client)."""
+    from simulators.export import device_id
+    from simulators.frontends.opcua_server import OpcUaFrontend
+
+    frontends = []
+    for seed, model in enumerate(MODELS.values()):
+        sim = Simulation(model, RealClock(speed), seed=seed)
+        frontend = OpcUaFrontend(sim, {u.unit_id: device_id(model, u) for u in model.units})
+        await frontend.start("127.0.0.1", free_port())
+        frontends.append(frontend)
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    await asyncio.sleep(seconds)
+    cpu = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+    for frontend in frontends:
+        await frontend.stop()
+    return cpu
+
+
 async def main(seconds: float) -> None:
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     units = sum(len(m.units) for m in MODELS.values())
     print(f"{len(MODELS)} models, {units} units, {seconds:g} s each, polled at 1 Hz")
     for label, speed in (("idle event loop", None), ("speed ×1", 1.0), ("speed ×10", 10.0)):
         share = await measure(seconds, speed)
         print(f"  {label:<16} {share * 100:5.1f} % of one core")
+    share = await measure_opcua(seconds, 1.0)
+    print(f"  {'OPC UA ×1':<16} {share * 100:5.1f} % of one core (all variables written at 2 Hz)")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 
 from simulators.core.clock import RealClock
 from simulators.core.faults import FAULT_COIL_BASE
+from simulators.core.spec import Model
 from simulators.engine import Simulation
 from simulators.export import DEFAULT_BAUDRATE, Endpoint, describe, describe_index, sim_config
 from simulators.models import MODELS, get_model
@@ -32,7 +33,8 @@ def cmd_list(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _model(args: argparse.Namespace):
+def _model(args: argparse.Namespace) -> Model:
+    """The model named on the command line; exits 2 with the known names otherwise."""
     try:
         model = get_model(args.model)
     except KeyError as exc:
@@ -98,7 +100,8 @@ async def _serve_opcua(sim: Simulation, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    logging.getLogger("asyncua").setLevel(logging.WARNING)
+    # asyncua warns that a server without security has no security: known, on loopback.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     devices = {u.unit_id: device_id(model, u) for u in model.units}
     frontend = OpcUaFrontend(sim, devices)
     port = args.port or model.opcua_port
