@@ -1,11 +1,14 @@
 """`gerbang demo`: the whole chain on one machine with no set-up.
 
-Starts every simulated Modbus machine in this process on loopback ports, an MQTT broker (the
-one answering on 127.0.0.1:1883, else a mosquitto of our own: `gateway.broker.local_broker`),
-and the gateway reading the simulators with the very entries `gerbang sim config` prints. It
-prints what runs where, then shows the values the gateway reads as a live table (a refreshing
-`rich` table on a terminal, a plain snapshot every few seconds otherwise) until Ctrl-C,
-SIGTERM or `--duration` seconds; everything stops cleanly and the exit code is 0.
+Starts every simulated machine in this process on loopback ports (Modbus TCP; the furnace and
+the moulding machine also over OPC UA, for OPC UA clients: the gateway reads them over Modbus
+until its OPC UA adapter lands), an MQTT
+broker (the one answering on 127.0.0.1:1883, else a mosquitto of our own:
+`gateway.broker.local_broker`), and the gateway reading the simulators with the very entries
+`gerbang sim config` prints. It prints what runs where, then shows the values the gateway reads
+as a live table (a refreshing `rich` table on a terminal, a plain snapshot every few seconds
+otherwise) until Ctrl-C, SIGTERM or `--duration` seconds; everything stops cleanly and the
+exit code is 0.
 
 `GERBANG_DEMO_MQTT_PORT` picks another broker port (tests use a free one).
 """
@@ -15,10 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -33,7 +39,14 @@ from gateway.service import Gateway
 SPEED = 10.0
 """Simulated seconds per real second in the demo, so that counters and states move."""
 SNAPSHOT_EVERY = 5.0
+OPCUA_MODELS = ("furnace", "imm")
+"""Models also served over OPC UA in the demo (each server costs about a second to start)."""
 STATE_NAMES = {0: "off", 1: "setup", 2: "idle", 3: "running", 4: "fault", 5: "maintenance"}
+
+
+async def _stop_all(servers: list[Any]) -> None:
+    """Stop servers concurrently (an OPC UA server takes about a second to stop)."""
+    await asyncio.gather(*(server.stop() for server in servers), return_exceptions=True)
 
 
 def _port_free(port: int) -> bool:
@@ -55,11 +68,14 @@ async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo until a signal or `args.duration` seconds; returns the exit code."""
     from simulators.core.clock import RealClock
     from simulators.engine import Simulation
-    from simulators.export import Endpoint, device_entries
+    from simulators.export import Endpoint, device_entries, device_id
     from simulators.frontends.modbus_server import ModbusFrontend
+    from simulators.frontends.opcua_server import OpcUaFrontend
     from simulators.models import MODELS
 
     console = Console()
+    # asyncua warns that a server without security has no security: known, on loopback.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -70,6 +86,8 @@ async def run_demo(args: argparse.Namespace) -> int:
         async with contextlib.AsyncExitStack() as stack:
             devices: list[dict] = []
             shown: dict[str, Shown] = {}
+            opcua_starts: list[Coroutine[Any, Any, None]] = []
+            opcua_servers: list[Any] = []
             for seed, model in enumerate(MODELS.values()):
                 if "modbus-tcp" not in model.protocols:
                     continue
@@ -82,12 +100,27 @@ async def run_demo(args: argparse.Namespace) -> int:
                 devices += entries
                 for entry, unit in zip(entries, model.units, strict=True):
                     shown[entry["id"]] = shown_signals(unit)
-                units = ", ".join(f"{u.unit_id} {u.name}" for u in model.units)
+                units = ", ".join(f"{u.unit_id} {device_id(model, u)}" for u in model.units)
                 lines.append(
                     f"  {model.name:<8} Modbus TCP 127.0.0.1:{port} (units {units}): "
                     f"mbpoll -m tcp -p {port} -a {model.units[0].unit_id} -t 3 -r 1 -c 8 "
                     "-1 127.0.0.1"
                 )
+                if model.name in OPCUA_MODELS:
+                    # The same machines for OPC UA clients; the gateway reads them over Modbus
+                    # until its OPC UA adapter lands.
+                    opc_port = model.opcua_port
+                    opc_port = opc_port if _port_free(opc_port) else _free_port()
+                    opcua = OpcUaFrontend(
+                        sim, {u.unit_id: device_id(model, u) for u in model.units}
+                    )
+                    opcua_starts.append(opcua.start("127.0.0.1", opc_port))
+                    opcua_servers.append(opcua)
+                    lines.append(
+                        f"  {'':<8} OPC UA opc.tcp://127.0.0.1:{opc_port} (Objects/Factory/...)"
+                    )
+            stack.push_async_callback(_stop_all, opcua_servers)
+            await asyncio.gather(*opcua_starts)
             broker = await stack.enter_async_context(local_broker("127.0.0.1", mqtt_port))
             config = validate_data(
                 {
