@@ -7,6 +7,7 @@ Simulated time runs fast (×30) so that machines leave setup and counters move w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 
@@ -77,11 +78,29 @@ def devices_part(text: str) -> str:
     return text.split("\n", 1)[1]
 
 
-async def test_gateway_reads_every_model_over_tcp_with_sim_config(running) -> None:
+@pytest.mark.parametrize("protocol", ["modbus-tcp", "modbus-rtu"])
+async def test_gateway_reads_every_model_with_sim_config(running, protocol) -> None:
     text = header() + "devices:\n"
-    for name in MODELS:
-        _, port = await running.simulator(name)
-        text += devices_part(sim_config(MODELS[name], Endpoint("modbus-tcp", port=port)))
+    async with contextlib.AsyncExitStack() as ptys:
+        for name in MODELS:
+            if protocol == "modbus-tcp":
+                _, port = await running.simulator(name)
+                endpoint = Endpoint("modbus-tcp", port=port)
+            else:
+                server_end, client_end = await ptys.enter_async_context(pty_pair())
+                frontend = ModbusFrontend(Simulation(MODELS[name], RealClock(SPEED), seed=1))
+                await frontend.start_rtu(server_end, 19200)
+                running.frontends.append(frontend)
+                endpoint = Endpoint("modbus-rtu", serial_port=client_end)
+            text += devices_part(sim_config(MODELS[name], endpoint))
+        await check_every_model(running, text)
+        for gateway in running.gateways:  # before the ptys go away
+            await gateway.stop(deadline=2)
+        running.gateways.clear()
+
+
+async def check_every_model(running: Running, text: str) -> None:
+    """All signals good, values in their documented ranges, a counter moving, per device."""
     gateway = await running.gateway(text)
     sink = running.sink
     ids = list(gateway.devices)
@@ -104,25 +123,6 @@ async def test_gateway_reads_every_model_over_tcp_with_sim_config(running) -> No
             first = {s.signal: s.value for s in batches[0].samples}
             moved = [c for c, s in declared.items() if s.kind == "counter" and last[c] > first[c]]
             assert moved, f"{device}: no counter moved"
-
-
-async def test_rtu_over_a_pty_read_by_the_gateway(running) -> None:
-    async with pty_pair() as (server_end, client_end):
-        sim = Simulation(MODELS["tofu"], RealClock(SPEED), seed=1)
-        frontend = ModbusFrontend(sim)
-        await frontend.start_rtu(server_end, 19200)
-        running.frontends.append(frontend)
-        text = sim_config(MODELS["tofu"], Endpoint("modbus-rtu", serial_port=client_end))
-        gateway = await running.gateway(header() + text)
-        sink = running.sink
-        await sink.wait_for(
-            lambda: all(len(sink.batches_of(d)) >= 2 for d in gateway.devices), timeout=30
-        )
-        for device in gateway.devices:
-            batch = sink.batches_of(device)[-1]
-            assert all(s.quality is GOOD for s in batch.samples), device
-        await gateway.stop(deadline=2)
-        running.gateways.remove(gateway)
 
 
 async def mbpoll(*args: str) -> tuple[int, str]:
