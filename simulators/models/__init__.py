@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from simulators.core.spec import Model
 
-from . import furnace, imm, loom, reflow, roaster, tofu
+from . import furnace, imm, loom, mixer, reflow, roaster, tofu
 
 MODELS: dict[str, Model] = {
-    m.MODEL.name: m.MODEL for m in (tofu, loom, reflow, furnace, imm, roaster)
+    m.MODEL.name: m.MODEL for m in (tofu, loom, reflow, furnace, imm, roaster, mixer)
 }
 
 
