@@ -10,7 +10,8 @@ as a live table (a refreshing `rich` table on a terminal, a plain snapshot every
 otherwise) until Ctrl-C, SIGTERM or `--duration` seconds; everything stops cleanly and the
 exit code is 0.
 
-`GERBANG_DEMO_MQTT_PORT` picks another broker port (tests use a free one).
+`GERBANG_DEMO_MQTT_PORT` picks another broker port, and `GERBANG_DEMO_PORTS=free` puts every
+simulator on a free port instead of its known one (tests use both).
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ STATE_NAMES = {0: "off", 1: "setup", 2: "idle", 3: "running", 4: "fault", 5: "ma
 async def _stop_all(servers: list[Any]) -> None:
     """Stop servers concurrently (an OPC UA server takes about a second to stop)."""
     await asyncio.gather(*(server.stop() for server in servers), return_exceptions=True)
+
+
+def _pick(known: int) -> int:
+    """The known port when it is free (and not told otherwise), else a free one."""
+    if os.environ.get("GERBANG_DEMO_PORTS") != "free" and _port_free(known):
+        return known
+    return _free_port()
 
 
 def _port_free(port: int) -> bool:
@@ -91,7 +99,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             for seed, model in enumerate(MODELS.values()):
                 if "modbus-tcp" not in model.protocols:
                     continue
-                port = model.default_port if _port_free(model.default_port) else _free_port()
+                port = _pick(model.default_port)
                 sim = Simulation(model, RealClock(SPEED), seed=seed)
                 frontend = ModbusFrontend(sim)
                 await frontend.start_tcp("127.0.0.1", port)
@@ -109,8 +117,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 if model.name in OPCUA_MODELS:
                     # The same machines for OPC UA clients; the gateway reads them over Modbus
                     # until its OPC UA adapter lands.
-                    opc_port = model.opcua_port
-                    opc_port = opc_port if _port_free(opc_port) else _free_port()
+                    opc_port = _pick(model.opcua_port)
                     opcua = OpcUaFrontend(
                         sim, {u.unit_id: device_id(model, u) for u in model.units}
                     )

@@ -29,6 +29,7 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         env={
             **os.environ,
             "GERBANG_DEMO_MQTT_PORT": str(port),
+            "GERBANG_DEMO_PORTS": "free",
             "PYTHONUNBUFFERED": "1",
             "COLUMNS": "200",
         },
