@@ -14,7 +14,7 @@ TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics syst
 	$(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || echo nodejs npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint deps test-deps venv bench clean
+.PHONY: demo test lint deps test-deps venv bench clean sim-docs
 
 demo: deps venv
 	$(BIN)/gerbang demo
@@ -62,3 +62,9 @@ bench: test-deps venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# The simulators' register-map docs, generated from the model declarations (a test checks them).
+sim-docs: venv
+	@for m in $$($(BIN)/gerbang sim list | cut -d' ' -f1); do \
+		$(BIN)/gerbang sim describe $$m > docs/simulators/$$m.md; done
+	$(BIN)/gerbang sim describe all > docs/simulators/README.md

@@ -1,0 +1,1 @@
+"""Model-independent building blocks: clock, randomness, signal primitives, declarations."""

@@ -1,0 +1,261 @@
+"""What a model's declaration says to people and to the gateway: `sim config` and `sim describe`.
+
+`sim_config` prints the `devices:` entries that make the gateway read a running simulator, as
+YAML the gateway's validator accepts as is; `describe` prints the register map as Markdown.
+Both read the same `Signal` declarations the simulator serves from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from simulators.core.faults import FAULT_COIL_BASE, GENERIC_FAULTS, fault_names
+from simulators.core.spec import Model, Signal, Unit
+
+DEFAULT_BAUDRATE = 19200
+_FIRST = {"coil": 1, "discrete": 10001, "input": 30001, "holding": 40001}
+"""Offsets of the traditional 1-based register numbers (holding register 0 = 40001)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a simulator listens, as the gateway must be told."""
+
+    protocol: str = "modbus-tcp"
+    host: str = "127.0.0.1"
+    port: int | None = None
+    serial_port: str | None = None
+    baudrate: int = DEFAULT_BAUDRATE
+
+
+def device_id(model: Model, unit: Unit, prefix: str | None = None) -> str:
+    """The gateway device id of one unit: `<prefix or model>-<unit name>`."""
+    base = prefix or model.name
+    return base if len(model.units) == 1 and prefix else f"{base}-{unit.name}"
+
+
+def signal_entry(s: Signal) -> dict[str, object]:
+    """The gateway signal mapping of `s` (only what differs from the gateway's defaults)."""
+    entry: dict[str, object] = {"name": s.name, "table": s.table, "address": s.address}
+    if s.table in ("holding", "input"):
+        entry["type"] = s.type
+    if s.type == "string":
+        entry["length"] = s.length
+    if s.word_order != "big":
+        entry["word_order"] = s.word_order
+    if s.scale != 1:
+        entry["scale"] = s.scale
+    if s.unit:
+        entry["unit"] = s.unit
+    return entry
+
+
+def device_entries(model: Model, endpoint: Endpoint, prefix: str | None = None) -> list[dict]:
+    """The gateway `devices:` entries (plain data) for every unit of `model`."""
+    out: list[dict] = []
+    for unit in model.units:
+        entry: dict[str, object] = {"id": device_id(model, unit, prefix)}
+        if endpoint.protocol == "opcua":
+            from simulators.frontends.opcua_server import node_ref
+
+            sim_device = device_id(model, unit)
+            port = endpoint.port or model.opcua_port
+            entry |= {
+                "protocol": "opcua",
+                "endpoint": f"opc.tcp://{endpoint.host}:{port}",
+                "interval": model.interval,
+                "signals": [
+                    {"name": s.name, "node": node_ref(sim_device, s.name)}
+                    | ({"unit": s.unit} if s.unit else {})
+                    for s in unit.machine.signals
+                ],
+            }
+            out.append(entry)
+            continue
+        if endpoint.protocol == "modbus-rtu":
+            entry |= {
+                "protocol": "modbus-rtu",
+                "serial_port": endpoint.serial_port or "/dev/ttyUSB0",
+                "baudrate": endpoint.baudrate,
+            }
+        else:
+            entry |= {
+                "protocol": "modbus-tcp",
+                "host": endpoint.host,
+                "port": endpoint.port or model.default_port,
+            }
+        entry |= {"unit": unit.unit_id, "interval": model.interval}
+        entry["signals"] = [signal_entry(s) for s in unit.machine.signals]
+        out.append(entry)
+    return out
+
+
+def _flow(mapping: dict[str, object]) -> str:
+    """A one-line YAML flow mapping; strings are JSON-quoted where YAML could misread them."""
+    parts = []
+    for key, value in mapping.items():
+        if isinstance(value, str) and not value.replace("_", "").replace("-", "").isalnum():
+            text = json.dumps(value)
+        else:
+            text = json.dumps(value) if not isinstance(value, str) else value
+        parts.append(f"{key}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
+def sim_config(
+    model: Model,
+    endpoint: Endpoint,
+    prefix: str | None = None,
+    *,
+    full: bool = False,
+    mqtt_port: int = 1883,
+) -> str:
+    """The YAML `sim config` prints: a `devices:` list, or (`full`) a whole config file."""
+    lines: list[str] = []
+    if full:
+        lines += [
+            "version: 1",
+            "gateway:",
+            f"  id: sim-{model.name}",
+            "  site: training",
+            "mqtt:",
+            "  host: 127.0.0.1",
+            f"  port: {mqtt_port}",
+        ]
+    lines.append(f"devices:  # gerbang sim run {model.name}: {model.description}")
+    for entry in device_entries(model, endpoint, prefix):
+        signals = entry.pop("signals")
+        first = True
+        for key, value in entry.items():
+            text = json.dumps(value) if key in ("serial_port", "endpoint") else value
+            lines.append(f"  {'- ' if first else '  '}{key}: {text}")
+            first = False
+        lines.append("    signals:")
+        lines += [f"      - {_flow(s)}" for s in signals]  # type: ignore[attr-defined]
+    return "\n".join(lines) + "\n"
+
+
+def _range(s: Signal) -> str:
+    if s.kind == "counter":
+        return "0 – 4294967295 (wraps)"
+    if s.type == "bool":
+        return "0 / 1"
+    if s.type == "string":
+        return f"{2 * s.length} characters"
+    fmt = "{:g}"
+    return f"{fmt.format(s.lo)} – {fmt.format(s.hi)}"
+
+
+def describe(model: Model) -> str:
+    """The register map of `model` as Markdown (the source of docs/simulators/<model>.md)."""
+    out = [
+        f"# `{model.name}`: {model.description}",
+        "",
+        "<!-- generated by `gerbang sim describe "
+        f"{model.name}` from simulators/models/; do not edit by hand -->",
+        "",
+        f"Protocols: {', '.join(model.protocols)}. Default TCP port {model.default_port} "
+        "(`--port` to change). Addresses are zero-based PDU addresses as the gateway config "
+        "uses them; the 1-based column is the traditional number (holding register 0 = 40001). "
+        "Engineering value = raw × scale. 32-bit values use big-endian word order (ABCD) "
+        "unless the word order column says `little` (CDAB).",
+        "",
+    ]
+    if model.notes:
+        out += [model.notes, ""]
+    out += [
+        f"OPC UA (`--protocol opcua`, default port {model.opcua_port}): namespace "
+        "`urn:pilot-factory:simulators`, one object per machine under `Objects/Factory`, named "
+        "by its device id below; each signal is a variable with the string node id "
+        "`<device>.<signal>` (for example `nsu=urn:pilot-factory:simulators;s="
+        f"{device_id(model, model.units[0])}.{model.units[0].machine.signals[0].name}`). "
+        "Analog variables are Double with `EngineeringUnits` and `EURange`; counters UInt32; "
+        "setpoints are writable within their range (else BadOutOfRange); each machine has the "
+        "methods `InjectFault(name)` and `ClearFault(name)`. `out_of_range` shows as "
+        "BadSensorFailure; the communication faults are Modbus-only.",
+        "",
+        "The `state` register: 0 off, 1 setup, 2 idle, 3 running, 4 fault, 5 maintenance. "
+        "Setpoints (holding registers) refuse a value outside their range with exception 03; "
+        "any address not listed answers exception 02.",
+        "",
+    ]
+    for unit in model.units:
+        m = unit.machine
+        out += [
+            f"## Unit {unit.unit_id}: {unit.name} ({m.title})",
+            "",
+            f"OPC UA object: `Objects/Factory/{device_id(model, unit)}`.",
+            "",
+        ]
+        out += [
+            "| table | address | 1-based | signal | type | word order | scale | unit "
+            "| range | description |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for s in sorted(m.signals, key=lambda s: (list(_FIRST).index(s.table), s.address)):
+            size = f"–{_FIRST[s.table] + s.address + s.size - 1}" if s.size > 1 else ""
+            scale = f"{s.scale:g}" if s.table in ("holding", "input") else ""
+            order = ("CDAB" if s.word_order == "little" else "ABCD") if s.size > 1 else ""
+            out.append(
+                f"| {s.table} | {s.address} | {_FIRST[s.table] + s.address}{size} | "
+                f"`{s.name}` | {s.type} | {order} | {scale} | {s.unit or ''} | {_range(s)} | "
+                f"{s.description} |"
+            )
+        out += ["", f"Faults of unit {unit.unit_id} (`--fault NAME`, or write 1 to the coil, "
+                "0 to clear it):", ""]  # fmt: skip
+        out += ["| coil | fault | effect |", "| --- | --- | --- |"]
+        for i, name in enumerate(fault_names(m.faults)):
+            effect = GENERIC_FAULTS.get(name) or m.faults[name]  # type: ignore[index]
+            effect = effect.replace("the probe signal", f"`{m.probe}`").replace(
+                "the probe", f"`{m.probe}`"
+            )
+            out.append(f"| {FAULT_COIL_BASE + i} | `{name}` | {effect} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def describe_index(models: list[Model]) -> str:
+    """docs/simulators/README.md: every model, its protocols and ports, and the faults."""
+    from simulators.core.faults import COMM_FAULTS, SENSOR_FAULTS
+
+    out = [
+        "# Simulated machines",
+        "",
+        "<!-- generated by `make sim-docs` from simulators/; do not edit by hand -->",
+        "",
+        "Run one with `gerbang sim run MODEL [--protocol modbus-tcp|modbus-rtu|opcua] [--port P] "
+        "[--speed X] [--seed N] [--fault NAME] [--fault-rate R]`; print the gateway entry that "
+        "reads it with `gerbang sim config MODEL` (same options). Every machine has the states "
+        "off, setup, idle, running, fault and maintenance, counters of good and rejected "
+        "output and of run time (for OEE), noise, and values that follow a simulated clock, "
+        "never the reads.",
+        "",
+        "| model | units (unit id, device id) | Modbus TCP port | OPC UA port | description |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m in models:
+        units = ", ".join(f"{u.unit_id} `{device_id(m, u)}`" for u in m.units)
+        out.append(
+            f"| [`{m.name}`]({m.name}.md) | {units} | {m.default_port} | {m.opcua_port} | "
+            f"{m.description} |"
+        )
+    out += [
+        "",
+        "## Faults every machine has",
+        "",
+        "Set them with `--fault NAME` at start, with the machine's control coil at run time "
+        f"(coil {FAULT_COIL_BASE} + n, listed on each model's page; write 1 to set, 0 to clear; "
+        "the control coils answer even during a communication fault), with the OPC UA methods "
+        "`InjectFault`/`ClearFault`, or at random with `--fault-rate` (faults per simulated "
+        "hour per unit, each clearing by itself after about a minute). Each machine adds its own "
+        "faults (overheat, jam, thread break...), listed on its page. Every fault set or cleared "
+        "is logged with its simulated time.",
+        "",
+        "| fault | kind | effect |",
+        "| --- | --- | --- |",
+    ]
+    out += [f"| `{n}` | sensor | {e} |" for n, e in SENSOR_FAULTS.items()]
+    out += [f"| `{n}` | communication (Modbus) | {e} |" for n, e in COMM_FAULTS.items()]
+    out.append("")
+    return "\n".join(out)

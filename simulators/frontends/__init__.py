@@ -1,0 +1,1 @@
+"""Protocol servers for a `Simulation`: Modbus TCP and RTU."""

@@ -1,0 +1,77 @@
+"""`gerbang demo` as a user runs it: a child process that starts the simulators, a broker of its
+own (on a free port here) and the gateway, shows the values it reads, and exits 0 on SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from simulators.models import MODELS
+from tests.support.modbus_server import free_port
+from tests.support.mosquitto import mosquitto_binary
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
+    mosquitto_binary()  # skips without mosquitto
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "demo", "--duration", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "GERBANG_DEMO_MQTT_PORT": str(port),
+            "GERBANG_DEMO_PORTS": "free",
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "200",
+        },
+        cwd=tmp_path,
+    )
+    output: list[str] = []
+    units = sum(len(model.units) for model in MODELS.values())
+    seen = threading.Event()
+    row_seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line.decode(errors="replace"))
+            # A row of the live table: a device read, its machine state, a value with its unit;
+            # then the summary line under the table.
+            line = output[-1]
+            if all(w in line for w in ("tofu-boiler", "steam_pressure", " bar")) and any(
+                f" {state} " in line for state in ("setup", "idle", "running")
+            ):
+                row_seen.set()
+            if row_seen.is_set() and f"{units}/{units} devices online" in line:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(45), "no live values within 45 s:\n" + "".join(output)[-3000:]
+        text = "".join(output)
+        assert f"mosquitto_sub -h 127.0.0.1 -p {port} -t 'factory/#' -v" in text
+        assert "mbpoll -m tcp" in text
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        reader.join(5)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    assert code == 0, "".join(output)[-3000:]
+    assert time.monotonic() - started < 15
+    assert "demo stopped" in "".join(output)
