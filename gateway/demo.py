@@ -1,11 +1,12 @@
 """`gerbang demo`: the whole chain on one machine with no set-up.
 
 Starts every simulated machine in this process on loopback ports (Modbus TCP; the furnace and
-the moulding machine also over OPC UA, for OPC UA clients: the gateway reads them over Modbus
-until its OPC UA adapter lands), an MQTT
+the moulding machine also over OPC UA, and the gateway reads those two over OPC UA), an MQTT
 broker (the one answering on 127.0.0.1:1883, else a mosquitto of our own:
-`gateway.broker.local_broker`), and the gateway reading the simulators with the very entries
-`gerbang sim config` prints. It prints what runs where, then shows the values the gateway reads
+`gateway.broker.local_broker`), the gateway reading the simulators with the very entries
+`gerbang sim config` prints, and its HTTP API (status, values, config, /docs) on
+127.0.0.1:8080 (or a free port). The config is written to a temporary file, so that changes made
+over the API are real. It prints what runs where, then shows the values the gateway reads
 as a live table (a refreshing `rich` table on a terminal, a plain snapshot every few seconds
 otherwise) until Ctrl-C, SIGTERM or `--duration` seconds; everything stops cleanly and the
 exit code is 0.
@@ -23,17 +24,21 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import orjson
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from gateway.api.server import serve_api
 from gateway.broker import local_broker
-from gateway.config.loader import validate_data
+from gateway.config.store import ConfigStore
 from gateway.model import DeviceState, Sample
 from gateway.service import Gateway
 
@@ -93,6 +98,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     try:
         async with contextlib.AsyncExitStack() as stack:
             devices: list[dict] = []
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gerbang-demo-")))
             shown: dict[str, Shown] = {}
             opcua_starts: list[Coroutine[Any, Any, None]] = []
             opcua_servers: list[Any] = []
@@ -105,9 +111,6 @@ async def run_demo(args: argparse.Namespace) -> int:
                 await frontend.start_tcp("127.0.0.1", port)
                 stack.push_async_callback(frontend.stop)
                 entries = device_entries(model, Endpoint("modbus-tcp", "127.0.0.1", port))
-                devices += entries
-                for entry, unit in zip(entries, model.units, strict=True):
-                    shown[entry["id"]] = shown_signals(unit)
                 units = ", ".join(f"{u.unit_id} {device_id(model, u)}" for u in model.units)
                 lines.append(
                     f"  {model.name:<8} Modbus TCP 127.0.0.1:{port} (units {units}): "
@@ -115,31 +118,49 @@ async def run_demo(args: argparse.Namespace) -> int:
                     "-1 127.0.0.1"
                 )
                 if model.name in OPCUA_MODELS:
-                    # The same machines for OPC UA clients; the gateway reads them over Modbus
-                    # until its OPC UA adapter lands.
+                    # The same machines over OPC UA: the gateway reads these over OPC UA.
                     opc_port = _pick(model.opcua_port)
+                    entries = device_entries(model, Endpoint("opcua", "127.0.0.1", opc_port))
                     opcua = OpcUaFrontend(
                         sim, {u.unit_id: device_id(model, u) for u in model.units}
                     )
                     opcua_starts.append(opcua.start("127.0.0.1", opc_port))
                     opcua_servers.append(opcua)
                     lines.append(
-                        f"  {'':<8} OPC UA opc.tcp://127.0.0.1:{opc_port} (Objects/Factory/...)"
+                        f"  {'':<8} OPC UA opc.tcp://127.0.0.1:{opc_port} (Objects/Factory/...; "
+                        "the gateway reads it here)"
                     )
+                devices += entries
+                for entry, unit in zip(entries, model.units, strict=True):
+                    shown[entry["id"]] = shown_signals(unit)
             stack.push_async_callback(_stop_all, opcua_servers)
             await asyncio.gather(*opcua_starts)
             broker = await stack.enter_async_context(local_broker("127.0.0.1", mqtt_port))
-            config = validate_data(
-                {
-                    "version": 1,
-                    "gateway": {"id": "demo", "site": "training", "area": "demo"},
-                    "mqtt": {"host": broker.host, "port": broker.port, "retain": False},
-                    "devices": devices,
-                }
+            api_port = _pick(8080)
+            path = tmp / "gateway.yaml"
+            path.write_bytes(
+                orjson.dumps(
+                    {
+                        "version": 1,
+                        "gateway": {"id": "demo", "site": "training", "area": "demo"},
+                        "api": {"listen": f"127.0.0.1:{api_port}"},
+                        "mqtt": {"host": broker.host, "port": broker.port, "retain": False},
+                        "buffer": {"path": str(tmp / "buffer"), "max_size": "100MB"},
+                        "devices": devices,
+                    },
+                    option=orjson.OPT_INDENT_2,
+                )
             )
-            gateway = Gateway(config)
+            store = ConfigStore.load(path)
+            gateway = Gateway(store.config)
             await gateway.start()
             stack.push_async_callback(gateway.stop, 5.0)
+            api = await stack.enter_async_context(serve_api(gateway, store))
+            if api is not None:
+                lines.append(
+                    f"HTTP API: http://127.0.0.1:{api_port}/api/v1/status "
+                    f"(and /api/v1/values, /docs, /metrics); config file {path}"
+                )
             origin = "started by the demo" if broker.started_here else "already running"
             console.print(
                 "[bold]gerbang demo[/bold]: simulated machines, a broker and the gateway "

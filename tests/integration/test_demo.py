@@ -3,12 +3,15 @@ own (on a free port here) and the gateway, shows the values it reads, and exits 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -61,6 +64,14 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         text = "".join(output)
         assert f"mosquitto_sub -h 127.0.0.1 -p {port} -t 'factory/#' -v" in text
         assert "mbpoll -m tcp" in text
+        # The HTTP API answers, and the OPC UA machines are read over OPC UA.
+        url = re.search(r"HTTP API: (http://127\.0\.0\.1:\d+/api/v1/status)", text)
+        assert url is not None, text[-3000:]
+        with urllib.request.urlopen(url.group(1), timeout=10) as response:
+            status = json.loads(response.read())
+        protocols = {d["id"]: d["protocol"] for d in status["devices"]}
+        assert protocols["furnace-1"] == "opcua" and protocols["loom-1"] == "modbus-tcp"
+        assert all(d["state"] == "online" for d in status["devices"]), status["devices"]
     finally:
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
