@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adapters.modbus.link import LinkRegistry
@@ -237,8 +236,9 @@ class Gateway:
             running.poller = ModbusPoller(device, link, self.pipeline, status)
         else:
             from adapters.opcua.poller import OpcUaPoller  # asyncua only where it is needed
+            from adapters.opcua.session import trust_folder
 
-            trust = Path(self.config.buffer.path).parent / "opcua-trust"
+            trust = trust_folder(self.config.buffer.path)
             running.poller = OpcUaPoller(device, self.pipeline, status, trust)  # type: ignore[arg-type]
         running.task = asyncio.create_task(
             _supervised(f"device {device_id}", running.poller.run), name=f"device:{device_id}"

@@ -213,41 +213,14 @@ class OpcUaPoller:
     async def _poll(
         self, session: Session, nodes: list[ua.NodeId | None], errors: dict[int, str]
     ) -> None:
-        client = session.client
         loop = asyncio.get_running_loop()
-        readable = [(i, node) for i, node in enumerate(nodes) if node is not None]
-        reads = [
-            ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value) for _, node in readable
-        ]
-        signals = self._signals
-        self._connected(len(readable), errors)
+        self._connected(sum(1 for node in nodes if node is not None), errors)
         interval = self.device.interval
         next_tick = loop.time()
         while not session.lost.is_set():
             started = time.perf_counter()
-            values: list[ua.DataValue] = []
-            for start in range(0, len(reads), READ_CHUNK):
-                params = ua.ReadParameters(
-                    MaxAge=0,
-                    TimestampsToReturn=ua.TimestampsToReturn.Both,
-                    NodesToRead=reads[start : start + READ_CHUNK],
-                )
-                values += await client.uaclient.read(params)
-            arrival = now_ms()
-            samples: list[Sample | None] = [None] * len(signals)
-            for (index, _), value in zip(readable, values, strict=True):
-                signal = signals[index]
-                samples[index] = to_sample(
-                    signal.name, signal.unit, value, arrival, self._refs[index].text
-                )
-            for index, error in errors.items():
-                signal = signals[index]
-                samples[index] = Sample(signal.name, None, BAD, arrival, signal.unit, error)
-            self._published(
-                [s for s in samples if s is not None],
-                arrival,
-                (time.perf_counter() - started) * 1000.0,
-            )
+            samples = await self._read_all(session, nodes, errors)
+            self._published(samples, now_ms(), (time.perf_counter() - started) * 1000.0)
             next_tick += interval
             now = loop.time()
             if next_tick < now:
@@ -258,6 +231,53 @@ class OpcUaPoller:
                     await session.lost.wait()
             except TimeoutError:
                 pass
+
+    async def _read_all(
+        self, session: Session, nodes: list[ua.NodeId | None], errors: dict[int, str]
+    ) -> list[Sample]:
+        """One batched Read of every node (split only at READ_CHUNK), as samples in order."""
+        readable = [(i, node) for i, node in enumerate(nodes) if node is not None]
+        reads = [
+            ua.ReadValueId(NodeId=node, AttributeId=ua.AttributeIds.Value) for _, node in readable
+        ]
+        values: list[ua.DataValue] = []
+        for start in range(0, len(reads), READ_CHUNK):
+            params = ua.ReadParameters(
+                MaxAge=0,
+                TimestampsToReturn=ua.TimestampsToReturn.Both,
+                NodesToRead=reads[start : start + READ_CHUNK],
+            )
+            values += await session.client.uaclient.read(params)
+        arrival = now_ms()
+        signals = self._signals
+        samples: list[Sample | None] = [None] * len(signals)
+        for (index, _), value in zip(readable, values, strict=True):
+            signal = signals[index]
+            samples[index] = to_sample(
+                signal.name, signal.unit, value, arrival, self._refs[index].text
+            )
+        for index, error in errors.items():
+            signal = signals[index]
+            samples[index] = Sample(signal.name, None, BAD, arrival, signal.unit, error)
+        return [s for s in samples if s is not None]
+
+    async def read_once(self) -> list[Sample]:
+        """Connect, read every signal once, disconnect: for a technician's test read.
+
+        Raises what connecting raises (OSError, TimeoutError, ua.UaError, TrustError); nothing
+        is published and the status is not touched.
+        """
+        session = await open_session(self.device, self.trust_dir)
+        try:
+            namespaces = await session.client.get_namespace_array()
+            nodes, errors = self._resolve(namespaces)
+            return await self._read_all(session, nodes, errors)
+        finally:
+            await session.close()
+
+    def describe(self, exc: BaseException) -> str:
+        """A technician's sentence for a connection failure."""
+        return self._describe(exc)
 
     # -- status ---------------------------------------------------------------------------
 

@@ -35,6 +35,12 @@ _MODES = {
 }
 
 
+def trust_folder(buffer_path: str) -> Path:
+    """Where server certificates trusted on first use are kept: beside the buffer folder, in
+    the state directory (`/var/lib/gerbang/opcua-trust` on the edge box)."""
+    return Path(buffer_path).parent / "opcua-trust"
+
+
 class TrustError(Exception):
     """The server's certificate is not the one trusted for this device."""
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -31,8 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api import schemas
 from gateway.api.auth import token_name
+from gateway.api.errors import ApiError
 from gateway.api.metrics import registry_for
-from gateway.api.probe import probe_device
+from gateway.api.probe import browse_opcua, probe_device
 from gateway.config.issues import ConfigError
 from gateway.config.models import Config
 from gateway.config.store import Candidate, ConfigConflict, ConfigStore, write_atomically
@@ -44,23 +45,6 @@ MAX_BODY = 1_000_000
 """Largest request body accepted, bytes: a config with hundreds of devices fits easily."""
 RESTART_FIELDS = ("enabled", "listen", "tls_cert", "tls_key")
 """`api` settings that take effect at the next restart (the server is already listening)."""
-
-
-class ApiError(Exception):
-    """An error answered as `{"detail": ...}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        detail: str,
-        headers: dict[str, str] | None = None,
-        errors: list[schemas.Issue] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers
-        self.errors = errors
 
 
 def _unauthorized(detail: str) -> ApiError:
@@ -463,6 +447,30 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
             device = candidate.config.device(device_id)
             assert device is not None
         return await probe_device(gateway, device)
+
+    @app.get(
+        "/api/v1/devices/{device_id}/browse",
+        response_model=list[schemas.BrowseItemOut],
+        dependencies=[Reader],
+        responses={**errors, 404: {"model": schemas.Problem}, 502: {"model": schemas.Problem}},
+        tags=["devices"],
+    )
+    async def browse_device(
+        device_id: str,
+        node: Annotated[str, Query(max_length=500)] = "i=85",
+        depth: Annotated[int, Query(ge=1, le=5)] = 2,
+    ) -> list[schemas.BrowseItemOut]:
+        """The objects and variables of an OPC UA device below `node` (default: Objects), with
+        node ids ready for the config, data types and current values."""
+        device = store.config.device(device_id)
+        if device is None:
+            raise ApiError(404, f"no device {device_id!r} in the config")
+        if device.protocol != "opcua":
+            raise ApiError(
+                400, f"device {device_id!r} speaks {device.protocol}: only OPC UA browses"
+            )
+        found = await browse_opcua(gateway, device, node, depth)  # type: ignore[arg-type]
+        return [schemas.BrowseItemOut.model_validate(item, from_attributes=True) for item in found]
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

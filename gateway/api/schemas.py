@@ -113,6 +113,20 @@ class DeviceTestOut(BaseModel):
     signals: dict[str, SampleOut]
 
 
+class BrowseItemOut(BaseModel):
+    """One node under the browsed one: GET /api/v1/devices/{id}/browse."""
+
+    node: str = Field(description="node id as the config takes it (nsu=<uri>;s=... form)")
+    name: str
+    kind: Literal["variable", "object"]
+    path: str = Field(description="browse names from the start node, joined by '/'")
+    data_type: str | None = None
+    value: float | int | bool | str | None = None
+    readable: bool = Field(description="whether the value can be a signal")
+    error: str | None = None
+    children: int = 0
+
+
 class Applied(BaseModel):
     """A config change that was validated, written and applied."""
 
