@@ -94,7 +94,9 @@ def release_source(tmp: Path, version: str, *, broken: bool = False) -> Path:
     shutil.copytree(
         ROOT,
         source,
-        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", ".*_cache"),
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "__pycache__", "*.egg-info", ".*_cache", "node_modules", "results"
+        ),
     )
     init = source / "gateway" / "__init__.py"
     init.write_text(init.read_text().replace('__version__ = "0.1.0"', f'__version__ = "{version}"'))
