@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from adapters.modbus.errors import ModbusError
 from adapters.modbus.poller import ModbusPoller
-from adapters.opcua.browse import BrowsedNode
 from gateway.api.errors import ApiError
 from gateway.api.schemas import DeviceTestOut, SampleOut
 from gateway.config.models import ModbusRtuDevice, ModbusTcpDevice, OpcUaDevice
@@ -24,6 +24,9 @@ from gateway.model import Sample
 from gateway.pipeline import Pipeline
 from gateway.service import Gateway
 from gateway.status import DeviceStatus
+
+if TYPE_CHECKING:  # asyncua is imported only when an OPC UA device is tested or browsed
+    from adapters.opcua.browse import BrowsedNode
 
 
 async def probe_device(
