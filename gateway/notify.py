@@ -24,7 +24,11 @@ class Notifier:
         if address:
             # An address starting with '@' is in the abstract namespace.
             self._address = "\0" + address[1:] if address.startswith("@") else address
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a listener that stops reading (its queue full) must never stall the
+            # event loop that sends from; such a message is dropped, as sd_notify would fail it.
+            self._sock = socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            )
 
     @property
     def enabled(self) -> bool:
