@@ -145,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        # The reader went away (`gerbang opcua browse ... | head`): not an error. Point stdout
+        # at /dev/null so that Python's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

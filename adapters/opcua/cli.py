@@ -79,7 +79,7 @@ async def _browse(device: object, start: str, depth: int) -> int:
     for item in nodes:
         indent = "  " * item.path.count("/")
         if item.kind == "object":
-            print(f"{indent}{item.name}/")
+            print(f'{indent}{item.name}/    (--node "{item.node}")')
             continue
         value = item.value if item.readable else f"({item.error})"
         print(f"{indent}{item.name} [{item.data_type}] = {value}")
