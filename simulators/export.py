@@ -122,6 +122,8 @@ def sim_config(
             "mqtt:",
             "  host: 127.0.0.1",
             f"  port: {mqtt_port}",
+            "buffer:",
+            "  path: ./buffer   # store-and-forward data, beside you (the service uses /var/lib)",
         ]
     lines.append(f"devices:  # gerbang sim run {model.name}: {model.description}")
     for entry in device_entries(model, endpoint, prefix):
