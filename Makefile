@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # systemd-analyze and shellcheck for the deploy checks; node and npm for the node-opcua server
 # (Debian's nodejs only where no node is installed).
 DEB_PACKAGES := mosquitto mosquitto-clients
-TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd shellcheck python3-venv \
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd shellcheck python3-venv curl \
 	$(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || echo nodejs npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
