@@ -20,8 +20,9 @@ from gateway.service import Gateway
 from simulators.core.clock import RealClock
 from simulators.core.faults import FAULT_COIL_BASE, SLOW_DELAY_S
 from simulators.engine import Simulation
-from simulators.export import Endpoint, sim_config
+from simulators.export import Endpoint, device_id, sim_config
 from simulators.frontends.modbus_server import ModbusFrontend, pty_pair
+from simulators.frontends.opcua_server import OpcUaFrontend
 from simulators.models import MODELS
 from tests.support.collect import CollectingSink
 from tests.support.modbus_server import free_port
@@ -36,7 +37,7 @@ class Running:
     """Simulators and gateways a test started; all stopped at the end."""
 
     def __init__(self) -> None:
-        self.frontends: list[ModbusFrontend] = []
+        self.frontends: list[ModbusFrontend | OpcUaFrontend] = []
         self.gateways: list[Gateway] = []
         self.sink = CollectingSink()
 
@@ -78,10 +79,26 @@ def devices_part(text: str) -> str:
     return text.split("\n", 1)[1]
 
 
-@pytest.mark.parametrize("protocol", ["modbus-tcp", "modbus-rtu"])
+@pytest.mark.parametrize("protocol", ["modbus-tcp", "modbus-rtu", "opcua"])
 async def test_gateway_reads_every_model_with_sim_config(running, protocol) -> None:
     text = header() + "devices:\n"
     async with contextlib.AsyncExitStack() as ptys:
+        if protocol == "opcua":
+            # Every model's OPC UA server, read through the gateway's OPC UA adapter (polled, so
+            # that each batch holds every signal, as the checks below expect).
+            servers = []
+            for model in MODELS.values():
+                sim = Simulation(model, RealClock(SPEED), seed=1)
+                frontend = OpcUaFrontend(sim, {u.unit_id: device_id(model, u) for u in model.units})
+                servers.append((frontend, free_port()))
+                entry = sim_config(model, Endpoint("opcua", port=servers[-1][1]))
+                text += devices_part(entry).replace(
+                    "    protocol: opcua\n", "    protocol: opcua\n    subscribe: false\n"
+                )
+            await asyncio.gather(*(f.start("127.0.0.1", port) for f, port in servers))
+            running.frontends += [f for f, _ in servers]
+            await check_every_model(running, text)
+            return
         for name in MODELS:
             if protocol == "modbus-tcp":
                 _, port = await running.simulator(name)
@@ -105,6 +122,18 @@ async def check_every_model(running: Running, text: str) -> None:
     sink = running.sink
     ids = list(gateway.devices)
     await sink.wait_for(lambda: all(len(sink.batches_of(d)) >= 4 for d in ids), timeout=30)
+
+    def counter_moved(device: str) -> bool:
+        model = MODELS[device.rsplit("-", 1)[0]]
+        unit = next(u for u in model.units if f"{model.name}-{u.name}" == device)
+        counters = [s.name for s in unit.machine.signals if s.kind == "counter"]
+        batches = sink.batches_of(device)
+        first = {s.signal: s.value for s in batches[0].samples}
+        last = {s.signal: s.value for s in batches[-1].samples}
+        return any(last.get(c) is not None and last[c] > (first.get(c) or 0) for c in counters)
+
+    # A machine may be stopped for a while (a loom's weft break): wait until each has produced.
+    await sink.wait_for(lambda: all(counter_moved(d) for d in ids), timeout=45)
     for name, model in MODELS.items():
         for unit in model.units:
             device = f"{name}-{unit.name}"
@@ -122,7 +151,7 @@ async def check_every_model(running: Running, text: str) -> None:
                     assert s.lo - 1e-6 <= value <= s.hi + 1e-6, f"{device}.{signal} = {value}"
             first = {s.signal: s.value for s in batches[0].samples}
             moved = [c for c, s in declared.items() if s.kind == "counter" and last[c] > first[c]]
-            assert moved, f"{device}: no counter moved"
+            assert moved, f"{device}: no counter moved: {first} -> {last}"
 
 
 async def mbpoll(*args: str) -> tuple[int, str]:
