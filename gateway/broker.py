@@ -1,5 +1,6 @@
 """A local MQTT broker for `gerbang demo`: the one already answering on 127.0.0.1:1883, or a
-mosquitto started in a temporary folder for as long as the demo runs.
+mosquitto started in a temporary folder for as long as the demo runs, or, where mosquitto is not
+installed, amqtt's broker embedded in the demo's own process (a laptop without Debian packages).
 
 Only the demo uses this; a production gateway talks to the broker its config names.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -48,18 +50,25 @@ def find_mosquitto() -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class EmbeddedBroker(Broker):
+    """amqtt's broker, running in this process."""
+
+
 @contextlib.asynccontextmanager
-async def local_broker(host: str = "127.0.0.1", port: int = 1883) -> AsyncIterator[Broker]:
-    """Use the broker on host:port, or start mosquitto there until the block exits."""
+async def local_broker(
+    host: str = "127.0.0.1", port: int = 1883, *, use_mosquitto: bool = True
+) -> AsyncIterator[Broker]:
+    """Use the broker on host:port, or start mosquitto there (amqtt's embedded broker where
+    mosquitto is not installed, or with `use_mosquitto=False`) until the block exits."""
     if answers(host, port):
         yield Broker(host, port, started_here=False)
         return
-    binary = find_mosquitto()
+    binary = find_mosquitto() if use_mosquitto else None
     if binary is None:
-        raise RuntimeError(
-            f"no MQTT broker answers on {host}:{port} and mosquitto is not installed; "
-            "install it with: sudo apt-get install mosquitto (make demo does this)"
-        )
+        async with embedded_broker(host, port) as broker:
+            yield broker
+        return
     with tempfile.TemporaryDirectory(prefix="gerbang-broker-") as tmp:
         conf = Path(tmp) / "mosquitto.conf"
         # As root, mosquitto would drop to user "mosquitto", who cannot read our private folder.
@@ -95,3 +104,30 @@ def _tail(path: Path, size: int = 500) -> str:
         return path.read_text()[-size:]
     except OSError:
         return ""
+
+
+@contextlib.asynccontextmanager
+async def embedded_broker(host: str, port: int) -> AsyncIterator[Broker]:
+    """amqtt's MQTT 3.1.1 broker on host:port in this event loop, anonymous, no persistence."""
+    try:
+        from amqtt.broker import Broker as AmqttBroker
+    except ImportError:
+        raise RuntimeError(
+            f"no MQTT broker answers on {host}:{port}, mosquitto is not installed and neither is "
+            "amqtt; install one: sudo apt-get install mosquitto (make demo does this)"
+        ) from None
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    broker = AmqttBroker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+            },
+        }
+    )
+    await broker.start()
+    try:
+        yield EmbeddedBroker(host, port, started_here=True)
+    finally:
+        await broker.shutdown()

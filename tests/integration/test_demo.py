@@ -3,15 +3,18 @@ own (on a free port here) and the gateway, shows the values it reads, and exits 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +89,40 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
     assert code == 0, "".join(output)[-3000:]
     assert time.monotonic() - started < 15
     assert "demo stopped" in "".join(output)
+
+
+async def test_the_embedded_broker_where_mosquitto_is_missing() -> None:
+    """amqtt's broker in the demo's process: the gateway's MQTT sink publishes through it."""
+    from gateway.broker import EmbeddedBroker, local_broker
+    from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
+    from gateway.model import GOOD, Batch, Sample
+    from gateway.sinks.mqtt import MqttSink
+    from tests.support.wait import eventually
+
+    port = free_port()
+    async with local_broker("127.0.0.1", port, use_mosquitto=False) as broker:
+        assert isinstance(broker, EmbeddedBroker)
+        received: list[bytes] = []
+        proc = await asyncio.create_subprocess_exec(
+            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
+            "-t", "factory/+/furnace-1/t", "-C", "1", "-W", "20", stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)  # mosquitto_sub has no "subscribed" signal of its own
+        sink = MqttSink.open(
+            MqttConfig(host="127.0.0.1", port=port),
+            GatewayIdentity(id="demo", site="training"),
+            "1.0",
+            BufferConfig(path=str(Path(tempfile.mkdtemp()) / "buffer")),
+            10_000_000,
+        )
+        task = asyncio.create_task(sink.run())
+        try:
+            sink.submit(Batch("furnace-1", 1, [Sample("t", 1450.5, GOOD, 1, "degC")]))
+            out, _ = await asyncio.wait_for(proc.communicate(), 25)
+            received.append(out)
+            await eventually(lambda: sink.status().delivered == 1)
+        finally:
+            await sink.close(deadline=2)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert b'"value":1450.5' in received[0]
