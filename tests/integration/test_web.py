@@ -136,6 +136,10 @@ async def test_overview_shows_a_device_going_from_online_to_error(
     await expect(
         page.locator('[data-values="press-1"] tr[data-signal="power_kw"] .value')
     ).to_have_text("4.200")
+    # The trend: the points kept by the gateway (one per 5 s) and the live value; it moves.
+    modbus.banks[1].set("holding", 0, [1040])
+    await expect(row.locator(".value")).to_have_text("1040 degC")
+    await expect(row.locator("svg.spark path")).to_have_count(1)
     await shot(page, "values.png")
 
     await page.click('nav a[data-tab="overview"]')

@@ -123,12 +123,13 @@ function sparkline(points) {
   svg.setAttribute("viewBox", "0 0 100 20");
   svg.setAttribute("preserveAspectRatio", "none");
   if (nums.length < 2) return svg;
-  const min = Math.min(...nums), max = Math.max(...nums), span = max - min || 1;
+  const min = Math.min(...nums), max = Math.max(...nums), span = max - min;
   const step = 100 / Math.max(1, points.length - 1);
   let d = "", pen = "M";
   points.forEach((p, i) => {
     if (typeof p !== "number") { pen = "M"; return; }
-    d += `${pen}${(i * step).toFixed(1)},${(18 - ((p - min) / span) * 16).toFixed(1)} `;
+    const y = span ? 18 - ((p - min) / span) * 16 : 10; // a steady value: a line in the middle
+    d += `${pen}${(i * step).toFixed(1)},${y.toFixed(1)} `;
     pen = "L";
   });
   const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
@@ -218,11 +219,11 @@ function renderOverview() {
   devices.replaceChildren(
     ...(s.devices.length ? [] : [el("p", {}, t("devices.none"))]),
     ...s.devices.map((d) =>
-      el("div", { class: `card ${d.state}`, "data-device": d.id },
+      el("div", { class: `card st-${d.state}`, "data-device": d.id },
         el("h3", {}, d.id, " ", el("small", {}, d.protocol)),
         el("dl", {},
           el("dt", {}, t("dev.state")),
-          el("dd", {}, el("span", { class: `state ${d.state}`, "data-state": d.state }, t(`state.${d.state}`))),
+          el("dd", {}, el("span", { class: `state st-${d.state}`, "data-state": d.state }, t(`state.${d.state}`))),
           el("dt", {}, t("dev.last_poll")), el("dd", {}, ago(d.last_poll)),
           el("dt", {}, t("dev.latency")), el("dd", {}, d.latency_ms == null ? "—" : `${d.latency_ms.toFixed(1)} ms`),
           el("dt", {}, t("dev.reads")), el("dd", {}, `${d.polls_ok} / ${d.polls_failed}`),
@@ -234,11 +235,11 @@ function renderOverview() {
   );
   $("#sinks").replaceChildren(
     ...s.sinks.map((k) =>
-      el("div", { class: `card ${k.connected ? "online" : "error"}`, "data-sink": k.name },
+      el("div", { class: `card st-${k.connected ? "online" : "error"}`, "data-sink": k.name },
         el("h3", {}, k.name),
         el("dl", {},
           el("dt", {}, t("dev.state")),
-          el("dd", {}, el("span", { class: `state ${k.connected ? "online" : "error"}` }, t(k.connected ? "sink.connected" : "sink.disconnected"))),
+          el("dd", {}, el("span", { class: `state st-${k.connected ? "online" : "error"}` }, t(k.connected ? "sink.connected" : "sink.disconnected"))),
           el("dt", {}, t("sink.backlog")), el("dd", {}, String(k.backlog)),
           el("dt", {}, t("sink.dropped")), el("dd", {}, String(k.dropped)),
           k.last_error && !k.connected ? [el("dt", {}, t("sink.error")), el("dd", { class: "problem" }, k.last_error)] : null,
@@ -267,7 +268,7 @@ function renderValues() {
                 el("td", { class: "num value" }, `${show(v.value)}${v.unit ? " " + v.unit : ""}`),
                 el("td", { class: `q-${v.quality}`, title: v.error || "" }, t(`quality.${v.quality}`)),
                 el("td", {}, ago(v.ts)),
-                el("td", {}, sparkline((state.trends[device] || {})[name] || [])),
+                el("td", {}, sparkline([...((state.trends[device] || {})[name] || []), typeof v.value === "number" ? v.value : null])),
               ),
             ),
           ),
