@@ -122,7 +122,9 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
         return
     server.port = sock.getsockname()[1]
     scheme = "https" if config.is_ssl else "http"
-    log.info("HTTP API listening on %s://%s:%d (docs at /docs)", scheme, host, server.port)
+    log.info(
+        "HTTP API listening on %s://%s:%d (web page at /, docs at /docs)", scheme, host, server.port
+    )
     live = app.state.live
     trends = asyncio.create_task(live.trends.run(), name="api-trends")
     try:
