@@ -60,6 +60,7 @@ bench: test-deps venv
 	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
 	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
 	$(BIN)/python bench/opcua_subscriptions.py --items 1000
+	$(BIN)/python bench/web_trends.py --devices 10 --signals 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
