@@ -132,6 +132,8 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
     finally:
         live.closing.set()  # ends the event streams, so the graceful shutdown is quick
         trends.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trends
         server.stop()
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=2.0)

@@ -3,7 +3,8 @@ running gateway that reads a real Modbus server and publishes to a real mosquitt
 
 Covers what a technician does with it: watch a machine go from online to error when its server
 stops, add a machine through the form (test read, token, save) and see it publish, get a bad
-field's error beside the field with nothing saved, and switch the language. The tests write the
+field's error beside the field with nothing saved, switch the language, and pick an OPC UA
+signal from the browse tree (a real asyncua server). The tests write the
 screenshots the README shows (docs/screenshots/*.png).
 """
 
@@ -19,6 +20,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
 from tests.support.modbus_server import BankServer, RegisterBank
 from tests.support.mosquitto import Mosquitto, Subscriber
+from tests.support.opcua_server import URI, OpcServer
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -243,3 +246,44 @@ async def test_the_language_follows_the_browser_and_the_switch(
     await page.click("#lang-switch")
     await expect(html).to_have_attribute("lang", "id")
     await expect(page).to_have_title("Gateway Gerbang")
+
+
+async def test_an_opcua_signal_is_picked_from_the_browse_tree(
+    tmp_path: Path, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    opc = OpcServer()
+    await opc.start()
+    try:
+        roaster = {
+            "id": "roaster-1",
+            "protocol": "opcua",
+            "endpoint": opc.endpoint,
+            "interval": "200ms",
+            "signals": [{"name": "temperature", "node": f"nsu={URI};s=Furnace.Temperature"}],
+        }
+        data = config_data(tmp_path, mosquitto.port, [roaster])
+        async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+            page = await open_page(browser, gw, locale="id-ID")
+            await page.evaluate(f"sessionStorage.setItem('gerbang.token', {TOKEN!r})")
+            await page.click('nav a[data-tab="configure"]')
+            await page.click('#cfg-devices [data-device="roaster-1"] button >> nth=0')
+            await page.click("#browse-button")
+            furnace = page.locator(f'#browse-tree li[data-node="nsu={URI};s=Furnace"]')
+            await furnace.locator("button.expand").click()
+            parts = furnace.locator(f'li[data-node="nsu={URI};s=Furnace.Parts"]')
+            await parts.locator("button.pick").click()
+            node = page.locator('[data-path="signals[1].node"]')
+            await expect(node).to_have_value(f"nsu={URI};s=Furnace.Parts")
+            await expect(page.locator('[data-path="signals[1].name"]')).to_have_value("parts")
+            await shot(page, "configure-browse.png")
+            await page.click("#save-device")
+            await expect(page.locator("#cfg-message")).to_have_text(
+                "Tersimpan. Gateway langsung memakainya."
+            )
+            device = gw.store.config.device("roaster-1")
+            assert device is not None
+            assert [s.name for s in device.signals] == ["temperature", "parts"]
+            latest = gw.gateway.pipeline.latest
+            await eventually(lambda: "parts" in latest.get("roaster-1", {}))
+    finally:
+        await opc.stop()

@@ -66,6 +66,7 @@ export function renderConfigure() {
 function openForm(entry) {
   const draft = entry ? structuredClone(entry) : { id: "", protocol: "modbus-tcp", interval: "1s", signals: [{}] };
   editing = { original: entry, draft };
+  document.querySelector("#browse-tree")?.remove(); // another machine's tree
   renderForm();
   $("#device-form").scrollIntoView({ block: "start" });
 }
@@ -100,7 +101,8 @@ function renderForm() {
     editing.draft = collect();
     renderForm();
   });
-  form.replaceChildren(
+  const tree = document.querySelector("#browse-tree") || el("div", { class: "tree", id: "browse-tree" });
+  const parts = [
     el("h2", {}, editing.original ? t("form.edit", { id: editing.original.id }) : t("form.new")),
     el("p", { class: "error", "data-error-for": "" }),
     editing.original ? null : field("id", "text", d.id),
@@ -126,9 +128,9 @@ function renderForm() {
     el("p", { class: "error", "data-error-for": "signals" }),
     el("div", { class: "buttons" },
       el("button", { type: "button", onclick: addSignal }, t("form.sig.add")),
-      family === "opcua" ? el("button", { type: "button", onclick: browse }, t("form.browse")) : null,
+      family === "opcua" ? el("button", { type: "button", id: "browse-button", onclick: browse }, t("form.browse")) : null,
     ),
-    el("div", { class: "tree", id: "browse-tree" }),
+    tree, // kept when the form is redrawn (a signal picked from it, a protocol changed)
     el("div", { id: "test-result" }),
     el("div", { class: "buttons" },
       el("button", { type: "button", id: "test-read", onclick: testRead }, t("form.test")),
@@ -136,7 +138,8 @@ function renderForm() {
       el("button", { type: "button", onclick: closeForm }, t("cancel")),
     ),
     el("p", { class: "message", id: "form-message", role: "status" }),
-  );
+  ];
+  form.replaceChildren(...parts.filter(Boolean));
   form.onsubmit = (event) => {
     event.preventDefault();
     save();
@@ -300,17 +303,18 @@ async function browseLevel(node) {
   return r.data.map((item) => {
     const li = el("li", { "data-node": item.node });
     const children = el("ul");
-    li.append(
-      item.children
-        ? el("button", { type: "button", onclick: async () => {
+    const parts = [
+      item.kind === "object" // one level is browsed at a time: an object's children are unknown
+        ? el("button", { type: "button", class: "expand", "aria-label": item.name, onclick: async () => {
             children.replaceChildren(...(children.childElementCount ? [] : await browseLevel(item.node)));
           } }, "▸")
         : null,
       " ", item.name, " ",
       item.kind === "variable" ? el("small", {}, `${item.data_type || ""} = ${item.value ?? "—"} `) : null,
-      item.readable ? el("button", { type: "button", onclick: () => pick(item) }, t("form.pick")) : null,
+      item.kind === "variable" && item.readable ? el("button", { type: "button", class: "pick", onclick: () => pick(item) }, t("form.pick")) : null,
       children,
-    );
+    ];
+    li.append(...parts.filter((p) => p !== null));
     return li;
   });
 }
