@@ -7,10 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # What the demo needs (a broker and its command-line clients), and what the tests start besides:
 # serial lines over socat ptys, mbpoll, InfluxDB 1.x, victoria-metrics (the v2 write API),
-# systemd-analyze and shellcheck for the deploy checks; node and npm for the node-opcua server
+# systemd-analyze and shellcheck for the deploy checks; chromium for the web page's browser tests
+# (driven by Playwright, never a browser downloaded by `playwright install`); node and npm for the node-opcua server
 # (Debian's nodejs only where no node is installed).
 DEB_PACKAGES := mosquitto mosquitto-clients
-TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd shellcheck python3-venv curl \
+TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics systemd shellcheck chromium python3-venv curl \
 	$(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || echo nodejs npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -59,6 +60,7 @@ bench: test-deps venv
 	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
 	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
 	$(BIN)/python bench/opcua_subscriptions.py --items 1000
+	$(BIN)/python bench/web_trends.py --devices 10 --signals 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -157,6 +157,7 @@ async def run_demo(args: argparse.Namespace) -> int:
             stack.push_async_callback(gateway.stop, 5.0)
             api = await stack.enter_async_context(serve_api(gateway, store))
             if api is not None:
+                lines.append(f"Web page: http://127.0.0.1:{api_port}/")
                 lines.append(
                     f"HTTP API: http://127.0.0.1:{api_port}/api/v1/status "
                     f"(and /api/v1/values, /docs, /metrics); config file {path}"

@@ -16,15 +16,16 @@ Rules every route keeps:
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,17 +33,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.api import schemas
 from gateway.api.auth import token_name
 from gateway.api.errors import ApiError
+from gateway.api.live import Live, status_of
 from gateway.api.metrics import registry_for
 from gateway.api.probe import browse_opcua, probe_device
 from gateway.config.issues import ConfigError
 from gateway.config.models import Config
-from gateway.config.store import Candidate, ConfigConflict, ConfigStore, write_atomically
+from gateway.config.source import YamlProblem, parse_yaml
+from gateway.config.store import (
+    Candidate,
+    ConfigConflict,
+    ConfigStore,
+    dump_yaml,
+    write_atomically,
+)
 from gateway.service import Gateway, Reconciled
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
 """Largest request body accepted, bytes: a config with hundreds of devices fits easily."""
+STATIC = Path(__file__).parent / "static"
+"""The web page: plain HTML, CSS and JavaScript modules, no build step."""
 RESTART_FIELDS = ("enabled", "listen", "tls_cert", "tls_key")
 """`api` settings that take effect at the next restart (the server is already listening)."""
 
@@ -73,6 +84,16 @@ async def read_json(request: Request) -> Any:
             raise ApiError(413, f"the body is larger than {MAX_BODY} bytes")
     if not body:
         raise ApiError(400, "the body is empty: send the config as JSON")
+    if "yaml" in request.headers.get("content-type", ""):
+        try:
+            return parse_yaml(body.decode("utf-8", "replace"), None).data
+        except YamlProblem as exc:
+            where = f"line {exc.line}: " if exc.line else ""
+            raise ApiError(
+                422,
+                "the config is not valid YAML; nothing was changed",
+                errors=[schemas.Issue(path="", message=f"{where}{exc.message}")],
+            ) from None
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -90,6 +111,8 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
     )
     registry = registry_for(gateway)
     lock = asyncio.Lock()
+    live = Live(gateway)
+    app.state.live = live
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -180,46 +203,7 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
     )
     async def status() -> schemas.StatusOut:
         """The gateway, every device and every sink."""
-        devices = [
-            schemas.DeviceStatusOut(
-                id=s.id,
-                protocol=s.protocol,
-                state=s.state.value,
-                last_poll=s.last_poll,
-                polls_ok=s.polls_ok,
-                polls_failed=s.polls_failed,
-                last_error=s.last_error,
-                latency_ms=s.latency_ms,
-                requests_per_scan=s.requests_per_scan,
-                overruns=s.overruns,
-                signal_errors=dict(s.signal_errors),
-            )
-            for s in (running.status for running in list(gateway.devices.values()))
-        ]
-        sinks = []
-        for sink in list(gateway.sinks):
-            st = sink.status()
-            sinks.append(
-                schemas.SinkStatusOut(
-                    name=st.name,
-                    connected=st.connected,
-                    backlog=st.backlog,
-                    backlog_bytes=st.backlog_bytes,
-                    delivered=st.delivered,
-                    dropped=st.dropped,
-                    rejected=st.rejected,
-                    last_error=st.last_error,
-                    buffer_errors=st.buffer_errors,
-                )
-            )
-        return schemas.StatusOut(
-            gateway_id=gateway.config.gateway.id,
-            version=gateway.version,
-            uptime_s=round(time.time() - gateway.started_at, 3),
-            running=gateway.running,
-            devices=devices,
-            sinks=sinks,
-        )
+        return status_of(gateway)
 
     @app.get(
         "/api/v1/values",
@@ -246,6 +230,38 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
             }
         )
 
+    @app.get(
+        "/api/v1/events",
+        dependencies=[Reader],
+        responses={**errors, 503: {"model": schemas.Problem}},
+        response_class=StreamingResponse,
+        tags=["status"],
+    )
+    async def events() -> StreamingResponse:
+        """Server-sent events for live pages: `trends` once, then about every second `status`
+        (as GET /api/v1/status) and `values` (the samples that changed since the last event),
+        and `trend` (the newest trend point) every 5 s. At most 8 clients at once (503)."""
+        if live.full():
+            raise ApiError(503, "too many live pages are open; close one and try again")
+        return StreamingResponse(
+            live.stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/api/v1/trends", dependencies=[Reader], responses=errors, tags=["status"])
+    async def trends() -> dict[str, Any]:
+        """Every numeric signal's recent values: one point per `step_s` seconds over 10
+        minutes (`ts`: when each point was taken, ms; null where there was no number)."""
+        return live.trends.all()
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The web page (no token needed to load it; its API calls need one as configured)."""
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/ui", StaticFiles(directory=STATIC), name="ui")
+
     @app.get("/metrics", dependencies=[Reader], responses=errors, tags=["status"])
     async def metrics() -> Response:
         """Prometheus text format: devices, sinks, process memory and CPU."""
@@ -258,10 +274,20 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         responses=errors,
         tags=["config"],
     )
-    async def get_config(response: Response) -> dict[str, Any]:
+    async def get_config(
+        response: Response, format: Annotated[Literal["json", "yaml"], Query()] = "json"
+    ) -> Any:
         """The running config as written in its file: `${VAR}` kept, every secret as "***".
+        `?format=yaml` gives it as YAML text (PUT takes YAML with Content-Type
+        application/yaml).
 
         The ETag header identifies this version: send it back as If-Match when you PUT."""
+        if format == "yaml":
+            return Response(
+                dump_yaml(store.public()),
+                media_type="application/yaml; charset=utf-8",
+                headers={"ETag": store.etag},
+            )
         response.headers["ETag"] = store.etag
         return store.public()
 

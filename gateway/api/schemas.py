@@ -83,6 +83,9 @@ class StatusOut(BaseModel):
     version: str
     uptime_s: float
     running: bool
+    site: str | None = None
+    area: str | None = None
+    line: str | None = None
     devices: list[DeviceStatusOut]
     sinks: list[SinkStatusOut]
 

@@ -81,8 +81,9 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
         yield None
         return
     host, port = parse_listen(api.listen)
+    app = create_app(gateway, store)
     config = uvicorn.Config(
-        create_app(gateway, store),
+        app,
         log_config=None,
         access_log=False,
         lifespan="off",
@@ -121,10 +122,18 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
         return
     server.port = sock.getsockname()[1]
     scheme = "https" if config.is_ssl else "http"
-    log.info("HTTP API listening on %s://%s:%d (docs at /docs)", scheme, host, server.port)
+    log.info(
+        "HTTP API listening on %s://%s:%d (web page at /, docs at /docs)", scheme, host, server.port
+    )
+    live = app.state.live
+    trends = asyncio.create_task(live.trends.run(), name="api-trends")
     try:
         yield server
     finally:
+        live.closing.set()  # ends the event streams, so the graceful shutdown is quick
+        trends.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trends
         server.stop()
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=2.0)
