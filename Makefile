@@ -15,7 +15,7 @@ TEST_DEB_PACKAGES := $(DEB_PACKAGES) socat mbpoll influxdb victoria-metrics syst
 	$(shell command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || echo nodejs npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint deps test-deps venv bench clean sim-docs
+.PHONY: demo test lint deps test-deps venv bench clean sim-docs screenshots
 
 demo: deps venv
 	$(BIN)/gerbang demo
@@ -61,6 +61,10 @@ bench: test-deps venv
 	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
 	$(BIN)/python bench/opcua_subscriptions.py --items 1000
 	$(BIN)/python bench/web_trends.py --devices 10 --signals 100
+
+# The README's screenshots of the web page, taken by its browser tests.
+screenshots: test-deps venv
+	GERBANG_SCREENSHOTS=1 $(BIN)/pytest -q tests/integration/test_web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
