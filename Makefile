@@ -60,6 +60,9 @@ bench: test-deps venv
 	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
 	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
 	$(BIN)/python bench/opcua_subscriptions.py --items 1000
+	$(BIN)/python bench/modbus_scale.py --devices 50 --interval 100ms --pin
+	$(BIN)/python bench/modbus_scale.py --devices 500 --interval 1s --servers 4 --pin
+	$(BIN)/python bench/sim_cpu.py
 	$(BIN)/python bench/web_trends.py --devices 10 --signals 100
 
 # The README's screenshots of the web page, taken by its browser tests.
