@@ -32,7 +32,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.results_file import save  # noqa: E402
+from bench.common import cpu_seconds, rss_peak_mb, save, signals  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import VictoriaMetrics  # noqa: E402
 from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
@@ -51,29 +51,6 @@ async def main(port, units, registers):
     await asyncio.Event().wait()
 asyncio.run(main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
 """
-TYPES = ("uint16", "int32", "float32")
-
-
-def signals(count: int) -> tuple[list[dict[str, object]], int]:
-    out: list[dict[str, object]] = []
-    address = 0
-    for i in range(count):
-        kind = TYPES[i % 3]
-        out.append({"name": f"s{i:03d}", "table": "holding", "address": address, "type": kind})
-        address += 1 if kind == "uint16" else 2
-    return out, address
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def main() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.results_file import save  # noqa: E402
+from bench.common import cpu_seconds, rss_peak_mb, save  # noqa: E402
 from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
 from tests.support.opcua_server import free_port  # noqa: E402
 
@@ -61,18 +60,6 @@ async def main(port, items, period):
             await asyncio.sleep(max(0.0, started + rounds * period - time.monotonic()))
 asyncio.run(main(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_peak_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 
 async def main() -> None:
@@ -136,7 +123,7 @@ async def main() -> None:
             gateway_cpu_percent=round((cpu1 - cpu0) / (t1 - t0) * 100, 1),
             p50_ms=round(lags[len(lags) // 2], 1) if lags else None,
             p99_ms=round(lags[int(len(lags) * 0.99)], 1) if lags else None,
-            peak_rss_mb=round(rss_peak_kb(gateway.pid) / 1024, 1),
+            peak_rss_mb=round(rss_peak_mb(gateway.pid), 1),
             offered_per_s=round(args.items / args.period),
         )
     finally:

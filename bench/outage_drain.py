@@ -31,30 +31,11 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.results_file import save  # noqa: E402
+from bench.common import save, signals, write_bytes  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import Influxd  # noqa: E402
 from tests.support.modbus_server import BankServer, RegisterBank  # noqa: E402
 from tests.support.mosquitto import Mosquitto, Received, Subscriber  # noqa: E402
-
-TYPES = ("uint16", "int32", "float32")
-
-
-def signals(count: int) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    address = 0
-    for i in range(count):
-        kind = TYPES[i % 3]
-        out.append({"name": f"s{i:03d}", "table": "holding", "address": address, "type": kind})
-        address += 1 if kind == "uint16" else 2
-    return out
-
-
-def write_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("write_bytes:"):
-            return int(line.split()[1])
-    return 0
 
 
 def du(path: Path) -> int:
@@ -72,7 +53,7 @@ async def main() -> None:
     args = parser.parse_args()
     per_second = 1 / parse_duration(args.interval)
     tmp = Path(tempfile.mkdtemp(prefix="gerbang-bench-"))
-    sig = signals(args.signals)
+    sig, _ = signals(args.signals)
     bank = RegisterBank()
     bank.set("holding", 0, [i % 1000 for i in range(2 * args.signals)])
     modbus = BankServer(dict.fromkeys(range(1, args.devices + 1), bank))

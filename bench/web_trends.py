@@ -21,7 +21,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.results_file import save  # noqa: E402
+from bench.common import save  # noqa: E402
 from gateway.api.live import TREND_POINTS, Live, Trends  # noqa: E402
 from gateway.model import GOOD, Sample  # noqa: E402
 

@@ -13,33 +13,12 @@ import orjson
 import pytest
 
 from gateway.api.live import MAX_CLIENTS
-from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
 from tests.support.modbus_server import BankServer, RegisterBank
 from tests.support.mosquitto import Mosquitto
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
-
-
-def device(device_id: str, unit: int, port: int) -> dict[str, Any]:
-    return {
-        "id": device_id,
-        "protocol": "modbus-tcp",
-        "host": "127.0.0.1",
-        "port": port,
-        "unit": unit,
-        "interval": "200ms",
-        "signals": [
-            {
-                "name": "melt_temp",
-                "table": "holding",
-                "address": 0,
-                "type": "uint16",
-                "unit": "degC",
-            },
-            {"name": "power_kw", "table": "input", "address": 0, "type": "uint16", "scale": 0.1},
-        ],
-    }
 
 
 @pytest.fixture
@@ -72,7 +51,7 @@ async def events(lines: AsyncIterator[str], count: int) -> list[tuple[str, Any]]
 async def test_events_stream_status_and_changed_values(
     tmp_path: Path, mosquitto: Mosquitto, modbus: BankServer
 ) -> None:
-    data = config_data(tmp_path, mosquitto.port, [device("press-1", 1, modbus.port)])
+    data = config_data(tmp_path, mosquitto.port, [press_device("press-1", 1, modbus.port)])
     async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
         await eventually(lambda: gw.gateway.pipeline.latest.get("press-1"))
         async with gw.client.stream("GET", "/api/v1/events") as response:
@@ -101,7 +80,7 @@ async def test_events_stream_status_and_changed_values(
 async def test_events_serve_a_bounded_number_of_clients_and_stop_when_they_leave(
     tmp_path: Path, mosquitto: Mosquitto, modbus: BankServer
 ) -> None:
-    data = config_data(tmp_path, mosquitto.port, [device("press-1", 1, modbus.port)])
+    data = config_data(tmp_path, mosquitto.port, [press_device("press-1", 1, modbus.port)])
     async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
         async with AsyncExitStack() as stack:
             streams = []
@@ -123,7 +102,10 @@ async def test_events_need_a_token_when_reads_do(
     tmp_path: Path, mosquitto: Mosquitto, modbus: BankServer
 ) -> None:
     data = config_data(
-        tmp_path, mosquitto.port, [device("press-1", 1, modbus.port)], read_requires_token=True
+        tmp_path,
+        mosquitto.port,
+        [press_device("press-1", 1, modbus.port)],
+        read_requires_token=True,
     )
     async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
         assert (await gw.client.get("/api/v1/events")).status_code == 401
@@ -150,7 +132,7 @@ async def test_page_assets_are_served_from_the_gateway(gw_plain: RunningGateway)
 async def gw_plain(
     tmp_path: Path, mosquitto: Mosquitto, modbus: BankServer
 ) -> AsyncIterator[RunningGateway]:
-    data = config_data(tmp_path, mosquitto.port, [device("press-1", 1, modbus.port)])
+    data = config_data(tmp_path, mosquitto.port, [press_device("press-1", 1, modbus.port)])
     async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
         yield gw
 

@@ -15,12 +15,13 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from simulators.models import MODELS
 from tests.support.modbus_server import free_port
-from tests.support.mosquitto import mosquitto_binary
+from tests.support.mosquitto import Subscriber, mosquitto_binary
 
 pytestmark = pytest.mark.integration
 
@@ -102,27 +103,24 @@ async def test_the_embedded_broker_where_mosquitto_is_missing() -> None:
     port = free_port()
     async with local_broker("127.0.0.1", port, use_mosquitto=False) as broker:
         assert isinstance(broker, EmbeddedBroker)
-        received: list[bytes] = []
-        proc = await asyncio.create_subprocess_exec(
-            "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
-            "-t", "factory/+/furnace-1/t", "-C", "1", "-W", "20", stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        await asyncio.sleep(0.5)  # mosquitto_sub has no "subscribed" signal of its own
-        sink = MqttSink.open(
-            MqttConfig(host="127.0.0.1", port=port),
-            GatewayIdentity(id="demo", site="training"),
-            "1.0",
-            BufferConfig(path=str(Path(tempfile.mkdtemp()) / "buffer")),
-            10_000_000,
-        )
-        task = asyncio.create_task(sink.run())
-        try:
-            sink.submit(Batch("furnace-1", 1, [Sample("t", 1450.5, GOOD, 1, "degC")]))
-            out, _ = await asyncio.wait_for(proc.communicate(), 25)
-            received.append(out)
-            await eventually(lambda: sink.status().delivered == 1)
-        finally:
-            await sink.close(deadline=2)
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    assert b'"value":1450.5' in received[0]
+        # Our recording subscriber (paho) wants a broker's address, users and TLS.
+        address = SimpleNamespace(host="127.0.0.1", port=port, users={}, tls=None)
+        async with Subscriber(address, "factory/+/furnace-1/t") as sub:  # type: ignore[arg-type]
+            await sub.ready()
+            sink = MqttSink.open(
+                MqttConfig(host="127.0.0.1", port=port),
+                GatewayIdentity(id="demo", site="training"),
+                "1.0",
+                BufferConfig(path=str(Path(tempfile.mkdtemp()) / "buffer")),
+                10_000_000,
+            )
+            task = asyncio.create_task(sink.run())
+            try:
+                sink.submit(Batch("furnace-1", 1, [Sample("t", 1450.5, GOOD, 1, "degC")]))
+                await sub.wait_for(lambda: sub.messages, 20)
+                await eventually(lambda: sink.status().delivered == 1)
+            finally:
+                await sink.close(deadline=2)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            assert sub.messages[0].json()["value"] == 1450.5

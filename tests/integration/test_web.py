@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
 from tests.support.modbus_server import BankServer, RegisterBank
 from tests.support.mosquitto import Mosquitto, Subscriber
 from tests.support.opcua_server import URI, OpcServer
@@ -50,28 +50,6 @@ def bank() -> RegisterBank:
     return registers
 
 
-def device(device_id: str, unit: int, port: int) -> dict[str, object]:
-    return {
-        "id": device_id,
-        "protocol": "modbus-tcp",
-        "host": "127.0.0.1",
-        "port": port,
-        "unit": unit,
-        "interval": "200ms",
-        "timeout": "300ms",
-        "signals": [
-            {
-                "name": "melt_temp",
-                "table": "holding",
-                "address": 0,
-                "type": "uint16",
-                "unit": "degC",
-            },
-            {"name": "power_kw", "table": "input", "address": 0, "type": "uint16", "scale": 0.1},
-        ],
-    }
-
-
 @pytest.fixture
 async def modbus() -> AsyncIterator[BankServer]:
     server = BankServer({1: bank(), 2: bank()})
@@ -84,7 +62,9 @@ async def modbus() -> AsyncIterator[BankServer]:
 async def gw(
     tmp_path: Path, mosquitto: Mosquitto, modbus: BankServer
 ) -> AsyncIterator[RunningGateway]:
-    data = config_data(tmp_path, mosquitto.port, [device("press-1", 1, modbus.port)])
+    data = config_data(
+        tmp_path, mosquitto.port, [press_device("press-1", 1, modbus.port, timeout="300ms")]
+    )
     async with running_gateway(tmp_path / "gateway.yaml", data) as running:
         yield running
 

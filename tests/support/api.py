@@ -49,6 +49,30 @@ def config_data(
     }
 
 
+def press_device(device_id: str, unit: int, port: int, **extra: Any) -> dict[str, Any]:
+    """A Modbus TCP device entry with two signals (holding 0 in degC, input 0 scaled 0.1),
+    polled every 200 ms: what the API and web page tests configure."""
+    entry = {
+        "id": device_id,
+        "protocol": "modbus-tcp",
+        "host": "127.0.0.1",
+        "port": port,
+        "unit": unit,
+        "interval": "200ms",
+        "signals": [
+            {
+                "name": "melt_temp",
+                "table": "holding",
+                "address": 0,
+                "type": "uint16",
+                "unit": "degC",
+            },
+            {"name": "power_kw", "table": "input", "address": 0, "type": "uint16", "scale": 0.1},
+        ],
+    }
+    return entry | extra
+
+
 @dataclass
 class RunningGateway:
     """A gateway run in-process, its config store and file, and an HTTP client for its API."""
