@@ -58,6 +58,10 @@ class ConfigError(Exception):
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.issues)
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[list[ConfigIssue]]]:
+        # Pickled by `load_config_apart`'s child: rebuild from the issues, not the message.
+        return ConfigError, (self.issues,)
+
 
 def sorted_issues(issues: Iterable[ConfigIssue]) -> list[ConfigIssue]:
     """Issues in file order (those without a line last), duplicates removed, ties kept in order."""

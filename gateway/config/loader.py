@@ -14,7 +14,9 @@ file, the HTTP API validates JSON. Each failure is a `ConfigError` listing every
 from __future__ import annotations
 
 import os
+import pickle
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
@@ -32,6 +34,7 @@ __all__ = [
     "ConfigIssue",
     "check_main",
     "load_config",
+    "load_config_apart",
     "parse_config_text",
     "validate_data",
 ]
@@ -115,6 +118,46 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
     except OSError as exc:
         raise ConfigError([ConfigIssue(name, None, "", f"cannot read: {exc.strerror}")]) from exc
     return parse_config_text(text, name, env)
+
+
+def load_config_apart(path: str | Path) -> Config:
+    """`load_config` in a forked child process, which sends the validated config back pickled.
+
+    Why: parsing YAML makes hundreds of thousands of short-lived objects among the few that
+    stay, and CPython cannot give the half-empty memory pages back to the system. Measured with
+    5,000 inline signals, the gateway kept 22 MB for a config of 6 MB (500 devices: 193 MB),
+    for as long as it ran; loaded apart, it keeps what it unpickles. Only at start-up, while
+    the process has one thread (a fork with threads running is unsafe): otherwise, and where
+    the child fails for any other reason than the config, it loads here as `load_config`.
+    The environment is this process's (the child inherits it).
+    """
+    if not hasattr(os, "fork") or threading.active_count() > 1:
+        return load_config(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        status = 1
+        try:
+            os.close(read_end)
+            try:
+                outcome: Config | ConfigError = load_config(path)
+            except ConfigError as exc:
+                outcome = exc
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(outcome, out, protocol=pickle.HIGHEST_PROTOCOL)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        raw = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not raw:
+        return load_config(path)
+    outcome = pickle.loads(raw)  # our own child's bytes, through our own pipe
+    if isinstance(outcome, ConfigError):
+        raise outcome
+    return outcome
 
 
 def validate_data(data: object) -> Config:

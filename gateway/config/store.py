@@ -20,7 +20,6 @@ Exceptions:
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import io
 import os
@@ -34,7 +33,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from .issues import ConfigError, ConfigIssue, format_path
-from .loader import load_config, parse_config_text
+from .loader import load_config, load_config_apart, parse_config_text
 from .models import Config
 from .rules import Loc
 from .source import YamlProblem, parse_yaml
@@ -136,11 +135,15 @@ def etag_of(text: str) -> str:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A validated new config, ready to be written: its text, model and data as written."""
+    """A validated new config, ready to be written: its text and model."""
 
     text: str
     config: Config
-    raw: dict[str, Any]
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The data as written (`${VAR}` kept), parsed from the text."""
+        return _raw(self.text)
 
 
 class ConfigStore:
@@ -153,14 +156,19 @@ class ConfigStore:
         self.env = os.environ if env is None else env
         self.text = text
         self.config = config
-        self.raw: dict[str, Any] = _raw(text)
         self.etag = etag_of(text)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The config as written (`${VAR}` kept), parsed from the text again at each call: only
+        the API needs it, rarely, and a large config's plain data is not kept in memory."""
+        return _raw(self.text)
 
     @classmethod
     def load(cls, path: str | Path, env: Mapping[str, str] | None = None) -> ConfigStore:
         """Read and validate the file (ConfigError as `gerbang check` reports it)."""
         path = Path(path)
-        config = load_config(path, env)
+        config = load_config_apart(path) if env is None else load_config(path, env)
         return cls(path, path.read_text(encoding="utf-8-sig"), config, env)
 
     def public(self) -> dict[str, Any]:
@@ -189,11 +197,11 @@ class ConfigStore:
             raise ConfigError(
                 [ConfigIssue(None, None, i.path, i.message) for i in exc.issues]
             ) from None
-        return Candidate(text, config, _raw(text))
+        return Candidate(text, config)
 
     def with_device(self, device_id: str, device: object) -> dict[str, Any]:
         """The config data with device `device_id` replaced (or added when new) by `device`."""
-        data = copy.deepcopy(self.raw)
+        data = self.raw
         devices = data.setdefault("devices", [])
         if isinstance(device, dict):
             device = {"id": device_id, **device}
@@ -207,7 +215,7 @@ class ConfigStore:
 
     def without_device(self, device_id: str) -> dict[str, Any]:
         """The config data with device `device_id` removed."""
-        data = copy.deepcopy(self.raw)
+        data = self.raw
         devices = data.get("devices") or []
         data["devices"] = [
             d for d in devices if not (isinstance(d, dict) and d.get("id") == device_id)
@@ -241,7 +249,6 @@ class ConfigStore:
         """Make `candidate` the running config (once its file was written)."""
         self.text = candidate.text
         self.config = candidate.config
-        self.raw = candidate.raw
         self.etag = etag_of(candidate.text)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,46 @@ def test_merging_is_stable_when_devices_are_reassigned() -> None:
     )
     config.devices = list(config.devices)
     assert [s.name for s in config.devices[0].signals] == ["a"]
+
+
+LOAD_APART = """
+import os, sys
+from pathlib import Path
+from gateway.config.loader import ConfigError, load_config, load_config_apart
+forks = []
+os.register_at_fork(after_in_parent=lambda: forks.append(1))
+for name in sys.argv[1:]:
+    try:
+        apart = load_config_apart(Path(name))
+    except ConfigError as exc:
+        try:
+            load_config(Path(name))
+        except ConfigError as here:
+            assert exc.issues == here.issues, (exc.issues, here.issues)
+            print("same issues", len(exc.issues))
+        continue
+    assert apart == load_config(Path(name)), name
+    print("same config", len(apart.devices))
+print("forks", len(forks))
+"""
+
+
+def test_loading_apart_gives_the_same_config_and_the_same_issues(tmp_path: Path) -> None:
+    """`load_config_apart` (a forked child parses, the process unpickles) agrees with
+    `load_config` on every example and on an invalid file, and really forks."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\ngateway:\n  id: gw\nmqtt:\n  qos: 5\n", encoding="utf-8")
+    env = {k: v for path in EXAMPLES for k, v in env_for(path).items()}
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_APART, *map(str, EXAMPLES), str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=Path(__file__).parents[2],
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("same config")]) == len(EXAMPLES)
+    assert "same issues 1" in lines
+    assert lines[-1] == f"forks {len(EXAMPLES) + 1}"
