@@ -50,8 +50,17 @@ def cpu_seconds(pid: int) -> float:
 
 def rss_peak_mb(pid: int) -> float:
     """The process's peak resident memory (VmHWM), MB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory now (VmRSS), MB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return 0.0
 

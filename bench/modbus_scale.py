@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -32,10 +34,11 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import cpu_seconds, rss_peak_mb, save, signals  # noqa: E402
+from bench.common import cpu_seconds, rss_mb, rss_peak_mb, save, signals  # noqa: E402
+from bench.counter import Counter  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import VictoriaMetrics  # noqa: E402
-from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
+from tests.support.mosquitto import Mosquitto  # noqa: E402
 from tests.support.opcua_server import free_port  # noqa: E402
 
 SERVER = """
@@ -48,9 +51,263 @@ async def main(port, units, registers):
     server = BankServer({unit: bank for unit in range(1, units + 1)})
     await server.start_tcp(port)
     print("READY", flush=True)
-    await asyncio.Event().wait()
+    loop = asyncio.get_running_loop()
+    while await loop.run_in_executor(None, sys.stdin.readline):
+        print(bank.reads, flush=True)  # read requests served so far, on any line
 asyncio.run(main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
 """
+
+
+@dataclass
+class Workload:
+    """What one run offers: devices x signals every interval, through one gateway."""
+
+    devices: int = 100
+    signals: int = 100
+    interval: str = "1s"
+    mode: str = "per_device"
+    servers: int = 2
+    seconds: float = 30
+    pin: bool = False
+    influx: bool = True
+
+    @property
+    def offered(self) -> float:
+        return self.devices * self.signals / parse_duration(self.interval)
+
+    @property
+    def name(self) -> str:
+        return f"modbus-scale-{self.mode}-{self.devices}x{self.interval}"
+
+
+class ServerFarm:
+    """pymodbus server processes, each serving its share of the devices as unit ids."""
+
+    def __init__(self, devices: int, servers: int, registers: int) -> None:
+        self.per_server = -(-devices // servers)
+        self.procs: list[tuple[subprocess.Popen[str], int]] = []
+        for _ in range(servers):
+            port = free_port()
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    SERVER,
+                    str(REPO),
+                    str(port),
+                    str(self.per_server),
+                    str(registers),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            self.procs.append((proc, port))
+        for proc, _ in self.procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+
+    def address(self, device: int) -> tuple[int, int]:
+        """(port, unit id) of device number `device`."""
+        return self.procs[device // self.per_server][1], device % self.per_server + 1
+
+    def reads(self) -> int:
+        """Read requests served so far by all the servers."""
+        total = 0
+        for proc, _ in self.procs:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            total += int(proc.stdout.readline())
+        return total
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(proc.pid) for proc, _ in self.procs)
+
+    def stop(self) -> None:
+        for proc, _ in self.procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def device_list(workload: Workload, farm: ServerFarm) -> list[dict[str, object]]:
+    sig, _ = signals(workload.signals)
+    devices = []
+    for n in range(workload.devices):
+        port, unit = farm.address(n)
+        devices.append(
+            {
+                "id": f"dev-{n:04d}",
+                "protocol": "modbus-tcp",
+                "host": "127.0.0.1",
+                "port": port,
+                "unit": unit,
+                "interval": workload.interval,
+                "timeout": "2s",
+                "signals": sig,
+            }
+        )
+    return devices
+
+
+def gerbang_config(
+    workload: Workload,
+    devices: list[dict[str, object]],
+    broker: Mosquitto,
+    vm: VictoriaMetrics,
+    tmp: Path,
+) -> Path:
+    config = {
+        "version": 1,
+        "gateway": {"id": "bench", "site": "lab", "log_level": "warning"},
+        "api": {"enabled": False},
+        "mqtt": {"host": broker.host, "port": broker.port, "mode": workload.mode, "qos": 1},
+        "influxdb": {
+            "enabled": workload.influx,
+            "api": "v2",
+            "url": vm.url,
+            "org": "lab",
+            "bucket": "bench",
+        },
+        "buffer": {"path": str(tmp / "buffer"), "max_size": "2GB"},
+        "devices": devices,
+    }
+    path = tmp / "gateway.json"
+    path.write_bytes(orjson.dumps(config))
+    return path
+
+
+async def start_gerbang(
+    config: Path, pin: bool, tmp: Path
+) -> tuple[subprocess.Popen[bytes], float]:
+    """`gerbang run` in its own process; returns it and the seconds until it said READY=1."""
+    command = [sys.executable, "-m", "gateway.cli", "run", "-c", str(config)]
+    if pin:
+        command = ["taskset", "-c", "0", *command]
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp / "notify.sock"))
+    notify.settimeout(120)
+    started = time.monotonic()
+    gateway = subprocess.Popen(  # taskset execs the gateway: the same process
+        command,
+        stderr=(tmp / "gateway.log").open("wb"),
+        env={**os.environ, "NOTIFY_SOCKET": str(tmp / "notify.sock")},
+    )
+    with notify:
+        while b"READY=1" not in await asyncio.to_thread(notify.recv, 4096):
+            pass
+    return gateway, time.monotonic() - started
+
+
+async def measure(
+    workload: Workload,
+    pid: int,
+    counter: Counter,
+    farm: ServerFarm,
+    broker: Mosquitto,
+    vm: VictoriaMetrics | None,
+) -> dict[str, object]:
+    """Let the first scans pass, then count one window of `workload.seconds`."""
+    await asyncio.sleep(5)  # connections, first scans
+    counter.mark()
+    reads0, server0, broker0 = farm.reads(), farm.cpu_seconds(), cpu_seconds(broker.pid)
+    cpu0, t0, wall0 = cpu_seconds(pid), time.monotonic(), time.time()
+    rss_start = rss_mb(pid)
+    await asyncio.sleep(workload.seconds)
+    cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    reads1, server1, broker1 = farm.reads(), farm.cpu_seconds(), cpu_seconds(broker.pid)
+    seen = counter.report()
+    elapsed = t1 - t0
+    values = int(seen["values"] or 0)
+    scans = values / workload.signals
+    _, registers = signals(workload.signals)
+    results: dict[str, object] = {
+        "values_per_s": round(values / elapsed),
+        "cpu_s_per_10k": round((cpu1 - cpu0) / max(values, 1) * 10_000, 4),
+        "gateway_cpu_percent": round((cpu1 - cpu0) / elapsed * 100, 1),
+        "server_cpu_percent": round((server1 - server0) / elapsed * 100, 1),
+        "broker_cpu_percent": round((broker1 - broker0) / elapsed * 100, 1),
+        "p50_ms": seen["p50_ms"],
+        "p99_ms": seen["p99_ms"],
+        "peak_rss_mb": round(rss_peak_mb(pid), 1),
+        "rss_mb_start_end": [round(rss_start, 1), round(rss_mb(pid), 1)],
+        "requests_per_scan": round((reads1 - reads0) / scans, 2) if scans else None,
+        "requests_per_scan_minimum": -(-registers // 125),
+    }
+    if vm is not None:
+        stored = vm.series('{__name__="machine_s000"}')
+        in_window = sum(1 for points in stored.values() for ts in points if wall0 * 1000 <= ts)
+        results["influx_points_per_s_s000"] = round(in_window / elapsed)
+    return results
+
+
+async def run(workload: Workload, peer: str | None = None) -> dict[str, object]:
+    """One run of `workload` through Gerbang (or through `peer`): its figures."""
+    tmp = Path(tempfile.mkdtemp(prefix="gerbang-bench-scale-"))
+    _, registers = signals(workload.signals)
+    farm = ServerFarm(workload.devices, workload.servers, registers)
+    broker = Mosquitto(tmp / "broker")
+    vm = VictoriaMetrics(tmp / "vm")
+    gateway: subprocess.Popen[bytes] | None = None
+    counter: Counter | None = None
+    results: dict[str, object] = {
+        "gateway": peer or "gerbang",
+        "devices": workload.devices,
+        "signals_per_device": workload.signals,
+        "interval": workload.interval,
+        "mode": workload.mode,
+        "influxdb": workload.influx and peer is None,
+        "offered_values_per_s": round(workload.offered),
+    }
+    try:
+        broker.start()
+        if results["influxdb"]:
+            vm.start()
+        devices = device_list(workload, farm)
+        if peer is None:
+            counter = Counter(broker.host, broker.port, "factory/#", workload.mode)
+            config = gerbang_config(workload, devices, broker, vm, tmp)
+            gateway, ready_s = await start_gerbang(config, workload.pin, tmp)
+            pid = gateway.pid
+        else:
+            from bench.peers import PEERS
+
+            driver = PEERS[peer]
+            counter = Counter(broker.host, broker.port, driver.TOPIC, "thingsboard")
+            started = time.monotonic()
+            gateway, pid = await driver.start(tmp, devices, broker.host, broker.port, workload.pin)
+            ready_s = time.monotonic() - started
+        results["ready_s"] = round(ready_s, 2)
+        results.update(
+            await measure(workload, pid, counter, farm, broker, vm if results["influxdb"] else None)
+        )
+    finally:
+        if gateway is not None:
+            gateway.send_signal(signal.SIGTERM)
+            try:
+                gateway.wait(30)
+            except subprocess.TimeoutExpired:
+                gateway.kill()
+                gateway.wait()
+        if counter is not None:
+            counter.close()
+        farm.stop()
+        broker.stop()
+        with contextlib.suppress(Exception):
+            vm.stop()
+    return results
+
+
+def line(name: str, results: dict[str, object]) -> str:
+    """The one line of figures a run prints."""
+    return (
+        f"{name}: {results['values_per_s']:,} of {results['offered_values_per_s']:,} values/s, "
+        f"{results['cpu_s_per_10k']} CPU s per 10k ({results['gateway_cpu_percent']}% of a core), "
+        f"p50 {results['p50_ms']} ms, p99 {results['p99_ms']} ms, "
+        f"peak RSS {results['peak_rss_mb']} MB (window {results['rss_mb_start_end']}), "
+        f"requests/scan {results['requests_per_scan']} (minimum "
+        f"{results['requests_per_scan_minimum']}), servers {results['server_cpu_percent']}% CPU, "
+        f"broker {results['broker_cpu_percent']}%, READY after {results['ready_s']} s"
+    )
 
 
 async def main() -> None:
@@ -63,138 +320,21 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pin", action="store_true", help="pin the gateway to CPU 0")
     parser.add_argument("--no-influx", action="store_true")
+    parser.add_argument("--name", help="results file name (default from the workload)")
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="gerbang-bench-scale-"))
-    sig, registers = signals(args.signals)
-    per_server = -(-args.devices // args.servers)
-    servers: list[tuple[subprocess.Popen[str], int]] = []
-    for _ in range(args.servers):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(REPO), str(port), str(per_server), str(registers)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        servers.append((proc, port))
-    for proc, _ in servers:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
-    broker = Mosquitto(tmp / "broker")
-    broker.start()
-    vm = VictoriaMetrics(tmp / "vm")
-    if not args.no_influx:
-        vm.start()
-    devices = []
-    for n in range(args.devices):
-        _, port = servers[n // per_server]
-        devices.append(
-            {
-                "id": f"dev-{n:04d}",
-                "protocol": "modbus-tcp",
-                "host": "127.0.0.1",
-                "port": port,
-                "unit": n % per_server + 1,
-                "interval": args.interval,
-                "timeout": "2s",
-                "signals": sig,
-            }
-        )
-    config = {
-        "version": 1,
-        "gateway": {"id": "bench", "site": "lab", "log_level": "warning"},
-        "api": {"enabled": False},
-        "mqtt": {"host": broker.host, "port": broker.port, "mode": args.mode, "qos": 1},
-        "influxdb": {
-            "enabled": not args.no_influx,
-            "api": "v2",
-            "url": vm.url,
-            "org": "lab",
-            "bucket": "bench",
-        },
-        "buffer": {"path": str(tmp / "buffer"), "max_size": "2GB"},
-        "devices": devices,
-    }
-    path = tmp / "gateway.json"
-    path.write_bytes(orjson.dumps(config))
-    sub = await Subscriber(broker, "factory/#").ready()
-    command = [sys.executable, "-m", "gateway.cli", "run", "-c", str(path)]
-    if args.pin:
-        command = ["taskset", "-c", "0", *command]
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp / "notify.sock"))
-    notify.settimeout(120)
-    started = time.monotonic()
-    gateway = subprocess.Popen(
-        command,
-        stderr=(tmp / "gateway.log").open("wb"),
-        env={**os.environ, "NOTIFY_SOCKET": str(tmp / "notify.sock")},
+    workload = Workload(
+        devices=args.devices,
+        signals=args.signals,
+        interval=args.interval,
+        mode=args.mode,
+        servers=args.servers,
+        seconds=args.seconds,
+        pin=args.pin,
+        influx=not args.no_influx,
     )
-    pid = gateway.pid  # taskset execs the gateway: same process
-    while b"READY=1" not in await asyncio.to_thread(notify.recv, 4096):
-        pass
-    ready_s = time.monotonic() - started
-    offered = args.devices * args.signals / parse_duration(args.interval)
-    results: dict[str, object] = {
-        "devices": args.devices,
-        "signals_per_device": args.signals,
-        "interval": args.interval,
-        "mode": args.mode,
-        "influxdb": not args.no_influx,
-        "offered_values_per_s": round(offered),
-    }
-    try:
-        results["ready_s"] = round(ready_s, 2)
-        await asyncio.sleep(5)  # connections, first scans
-        mark = len(sub.messages)
-        server_cpu0 = sum(cpu_seconds(p.pid) for p, _ in servers)
-        cpu0, t0, wall0 = cpu_seconds(pid), time.monotonic(), time.time()
-        await asyncio.sleep(args.seconds)
-        cpu1, t1 = cpu_seconds(pid), time.monotonic()
-        server_cpu1 = sum(cpu_seconds(p.pid) for p, _ in servers)
-        window = [m for m in sub.messages[mark:] if "$" not in m.topic]
-        offset = time.time() - time.monotonic()
-        if args.mode == "per_device":
-            values = 0
-            lags = []
-            for m in window:
-                body = m.json()
-                values += len(body["values"])
-                lags.append((m.at + offset) * 1000 - body["ts"])
-        else:
-            values = len(window)
-            lags = [(m.at + offset) * 1000 - m.json()["ts"] for m in window]
-        lags.sort()
-        elapsed = t1 - t0
-        results.update(
-            values_per_s=round(values / elapsed),
-            cpu_s_per_10k=round((cpu1 - cpu0) / max(values, 1) * 10_000, 4),
-            gateway_cpu_percent=round((cpu1 - cpu0) / elapsed * 100, 1),
-            server_cpu_percent=round((server_cpu1 - server_cpu0) / elapsed * 100, 1),
-            p50_ms=round(lags[len(lags) // 2], 1) if lags else None,
-            p99_ms=round(lags[int(len(lags) * 0.99)], 1) if lags else None,
-            peak_rss_mb=round(rss_peak_mb(pid), 1),
-            requests_per_scan=2 if registers > 125 else 1,
-        )
-        if not args.no_influx:
-            stored = vm.series('{__name__="machine_s000"}')
-            in_window = sum(1 for points in stored.values() for ts in points if wall0 * 1000 <= ts)
-            results["influx_points_per_s_s000"] = round(in_window / elapsed)
-    finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(30)
-        sub.close()
-        for proc, _ in servers:
-            proc.terminate()
-            proc.wait(10)
-        broker.stop()
-        vm.stop()
-    name = f"modbus-scale-{args.mode}-{args.devices}x{args.interval}"
-    print(
-        f"{name}: {results['values_per_s']:,} of {results['offered_values_per_s']:,} values/s, "
-        f"{results['cpu_s_per_10k']} CPU s per 10k ({results['gateway_cpu_percent']}% of a core), "
-        f"p50 {results['p50_ms']} ms, p99 {results['p99_ms']} ms, "
-        f"peak RSS {results['peak_rss_mb']} MB, servers {results['server_cpu_percent']}% CPU, "
-        f"READY after {results['ready_s']} s"
-    )
+    results = await run(workload)
+    name = args.name or workload.name
+    print(line(name, results))
     save(name, results)
 
 
