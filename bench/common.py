@@ -71,3 +71,12 @@ def write_bytes(pid: int) -> int:
         if line.startswith("write_bytes:"):
             return int(line.split()[1])
     return 0
+
+
+def bench_broker(directory: Path, nodelay: bool = True):  # -> tests.support.mosquitto.Mosquitto
+    """A mosquitto for benchmarks: no debug log of every packet, and (as the broker config in
+    deploy/mosquitto ships) TCP_NODELAY towards subscribers."""
+    from tests.support.mosquitto import Mosquitto
+
+    options = ["set_tcp_nodelay true"] if nodelay else []
+    return Mosquitto(directory, options=options, log_messages=False)

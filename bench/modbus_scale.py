@@ -34,7 +34,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import cpu_seconds, rss_mb, rss_peak_mb, save, signals  # noqa: E402
+from bench.common import bench_broker, cpu_seconds, rss_mb, rss_peak_mb, save, signals  # noqa: E402
 from bench.counter import Counter  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import VictoriaMetrics  # noqa: E402
@@ -245,7 +245,7 @@ async def run(workload: Workload, peer: str | None = None) -> dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="gerbang-bench-scale-"))
     _, registers = signals(workload.signals)
     farm = ServerFarm(workload.devices, workload.servers, registers)
-    broker = Mosquitto(tmp / "broker")
+    broker = bench_broker(tmp / "broker")
     vm = VictoriaMetrics(tmp / "vm")
     gateway: subprocess.Popen[bytes] | None = None
     counter: Counter | None = None

@@ -27,8 +27,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import cpu_seconds, rss_peak_mb, save  # noqa: E402
-from tests.support.mosquitto import Mosquitto, Subscriber  # noqa: E402
+from bench.common import bench_broker, cpu_seconds, rss_peak_mb, save  # noqa: E402
+from tests.support.mosquitto import Subscriber  # noqa: E402
 from tests.support.opcua_server import free_port  # noqa: E402
 
 SERVER = """
@@ -77,7 +77,7 @@ async def main() -> None:
     )
     assert server.stdout is not None
     assert server.stdout.readline().strip() == "READY"
-    broker = Mosquitto(tmp / "broker")
+    broker = bench_broker(tmp / "broker")
     broker.start()
     signals = [
         {"name": f"v{i}", "node": f"nsu=urn:gerbang:bench;s=v{i}"} for i in range(args.items)

@@ -31,11 +31,11 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import save, signals, write_bytes  # noqa: E402
+from bench.common import bench_broker, save, signals, write_bytes  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import Influxd  # noqa: E402
 from tests.support.modbus_server import BankServer, RegisterBank  # noqa: E402
-from tests.support.mosquitto import Mosquitto, Received, Subscriber  # noqa: E402
+from tests.support.mosquitto import Received, Subscriber  # noqa: E402
 
 
 def du(path: Path) -> int:
@@ -58,7 +58,7 @@ async def main() -> None:
     bank.set("holding", 0, [i % 1000 for i in range(2 * args.signals)])
     modbus = BankServer(dict.fromkeys(range(1, args.devices + 1), bank))
     await modbus.start_tcp()
-    broker = Mosquitto(tmp / "broker")
+    broker = bench_broker(tmp / "broker")
     influxd = Influxd(tmp / "influxd")
     config = {
         "version": 1,
