@@ -57,11 +57,17 @@ $(VENV)/.installed: pyproject.toml
 
 # Benchmarks print figures and write bench/results/*.json; they are not tests.
 bench: test-deps venv
-	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
-	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 60 --interval 100ms --name outage-10k
-	$(BIN)/python bench/opcua_subscriptions.py --items 1000
 	$(BIN)/python bench/modbus_scale.py --devices 50 --interval 100ms --pin
 	$(BIN)/python bench/modbus_scale.py --devices 500 --interval 1s --servers 4 --pin
+	$(BIN)/python bench/modbus_scale.py --devices 20 --interval 100ms --mode per_signal --pin
+	$(BIN)/python bench/scaling_curve.py --devices 1,10,100,500 --interval 100ms
+	$(BIN)/python bench/side_by_side.py
+	$(BIN)/python bench/opcua_subscriptions.py --items 1000
+	$(BIN)/python bench/opcua_subscriptions.py --items 5000 --server node-opcua
+	$(BIN)/python bench/modbus_scale.py --devices 50 --signals 10 --interval 1s --pin --name idle-and-start
+	$(BIN)/python bench/modbus_scale.py --devices 50 --interval 1s --pin --name idle-and-start-100
+	$(BIN)/python bench/outage_drain.py --healthy 30 --outage 60 --name outage-1k
+	$(BIN)/python bench/outage_drain.py --healthy 10 --outage 600 --interval 100ms --name outage-10k
 	$(BIN)/python bench/sim_cpu.py
 	$(BIN)/python bench/web_trends.py --devices 10 --signals 100
 
