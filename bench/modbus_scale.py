@@ -249,6 +249,7 @@ async def run(workload: Workload, peer: str | None = None) -> dict[str, object]:
     vm = VictoriaMetrics(tmp / "vm")
     gateway: subprocess.Popen[bytes] | None = None
     counter: Counter | None = None
+    platform = None
     results: dict[str, object] = {
         "gateway": peer or "gerbang",
         "devices": workload.devices,
@@ -269,19 +270,28 @@ async def run(workload: Workload, peer: str | None = None) -> dict[str, object]:
             gateway, ready_s = await start_gerbang(config, workload.pin, tmp)
             pid = gateway.pid
         else:
-            from bench.peers import PEERS
+            from bench.peers import thingsboard
 
-            driver = PEERS[peer]
-            counter = Counter(broker.host, broker.port, driver.TOPIC, "thingsboard")
+            counter = Counter(broker.host, broker.port, thingsboard.TOPIC, "thingsboard")
+            python = thingsboard.install()
+            thingsboard.write_config(tmp / "peer", devices, broker.host, broker.port)
+            platform = thingsboard.Platform(broker.host, broker.port).start()
             started = time.monotonic()
-            gateway, pid = await driver.start(tmp, devices, broker.host, broker.port, workload.pin)
-            ready_s = time.monotonic() - started
+            gateway = thingsboard.start(
+                tmp / "peer", python=python, pin="0" if workload.pin else None
+            )
+            pid = gateway.pid
+            ready_s = time.monotonic() - started  # it has no readiness signal
         results["ready_s"] = round(ready_s, 2)
         results.update(
             await measure(workload, pid, counter, farm, broker, vm if results["influxdb"] else None)
         )
     finally:
-        if gateway is not None:
+        if gateway is not None and peer is not None:
+            from bench.peers import thingsboard
+
+            thingsboard.stop(gateway)
+        elif gateway is not None:
             gateway.send_signal(signal.SIGTERM)
             try:
                 gateway.wait(30)
@@ -290,6 +300,8 @@ async def run(workload: Workload, peer: str | None = None) -> dict[str, object]:
                 gateway.wait()
         if counter is not None:
             counter.close()
+        if platform is not None:
+            platform.close()
         farm.stop()
         broker.stop()
         with contextlib.suppress(Exception):
