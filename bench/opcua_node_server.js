@@ -45,4 +45,5 @@ async function main() {
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
 }
+process.stdout.on("error", () => {}); // the benchmark may stop reading first
 main().catch((err) => { console.error(err); process.exit(1); });
