@@ -27,6 +27,7 @@ from pathlib import Path
 import orjson
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: bench.peers must import
 
 
 def per_device(payload: bytes) -> list[tuple[int, int]]:
@@ -39,12 +40,9 @@ def per_signal(payload: bytes) -> list[tuple[int, int]]:
 
 
 def thingsboard(payload: bytes) -> list[tuple[int, int]]:
-    out = []
-    for records in orjson.loads(payload).values():
-        for record in records if isinstance(records, list) else [records]:
-            values = record.get("values", record)
-            out.append((len(values), record.get("ts") or 0))
-    return out
+    from bench.peers.thingsboard import TOPIC, count
+
+    return [(values, ts or 0) for values, ts in count(TOPIC, payload)]
 
 
 FORMATS: dict[str, Callable[[bytes], list[tuple[int, int]]]] = {
