@@ -114,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     demo.set_defaults(func=cmd_demo)
 
-    from adapters.opcua.cli import register as register_opcua
+    from gateway.protocols import register_commands
 
-    register_opcua(sub)
+    register_commands(sub)
 
     try:
         from simulators.cli import register

@@ -212,7 +212,7 @@ async def _show(
         return
     shown_values = False
     while True:
-        has_values = any(gateway.pipeline.latest.get(d) for d in gateway.devices)
+        has_values = any(gateway.board.latest(d) for d in gateway.board)
         if has_values or not shown_values:
             console.print(render(gateway, shown, console.width))
             shown_values = shown_values or has_values
@@ -251,9 +251,9 @@ def render(gateway: Gateway, shown: dict[str, Shown], width: int = 200) -> Table
     for column in ("device", "state", "alarm", "good", "rejected", "run", "values"):
         table.add_column(column, no_wrap=column != "values")
     keep = 4 if width >= 160 else 2 if width >= 110 else 1
-    for device_id, running in gateway.devices.items():
-        status = running.status
-        latest = gateway.pipeline.latest.get(device_id, {})
+    for device_id, entry in gateway.board.entries():
+        status = entry.status
+        latest = entry.latest
         show = shown.get(device_id, Shown((), None, None))
         online = status.state is DeviceState.ONLINE
         if online:

@@ -1,9 +1,10 @@
 """The pipeline: carries each device scan's batch from an adapter to every sink.
 
-Adapters call `publish` (synchronous, never blocks): it applies the device's deadband, records
-the latest sample of every signal for the API, and hands the batch to each sink's own bounded
-queue. A slow or dead sink therefore never stalls a device, and a dead device never stalls a
-sink.
+Pollers call `publish` and `state_changed` (the `gateway.adapter.Publisher` interface:
+synchronous, never blocking). `publish` records the latest sample of every signal on the
+`DeviceBoard`, applies the device's deadband, and hands the batch to each sink's `submit`,
+which only encodes it into the sink's own store-and-forward outbox and returns. A slow or
+dead sink therefore never stalls a device, and a dead device never stalls a sink.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from gateway.board import DeviceBoard
 from gateway.config.models import SignalBase
 from gateway.deadband import DeadbandFilter
-from gateway.model import Batch, Sample, StateChange
+from gateway.model import Batch, StateChange
 from gateway.sinks.base import Sink
 
 log = logging.getLogger(__name__)
@@ -22,28 +24,24 @@ log = logging.getLogger(__name__)
 class Pipeline:
     """Fans batches and device state changes out to the sinks, after deadband filtering."""
 
-    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+    def __init__(self, sinks: Iterable[Sink] = (), board: DeviceBoard | None = None) -> None:
         self.sinks: list[Sink] = list(sinks)
+        self.board = board if board is not None else DeviceBoard()
         self._filters: dict[str, DeadbandFilter] = {}
-        self.latest: dict[str, dict[str, Sample]] = {}
-        """The latest sample of every signal, by device then signal (before the deadband)."""
-        self.states: dict[str, StateChange] = {}
 
     def add_device(self, device_id: str, signals: Iterable[SignalBase]) -> None:
-        """Prepare the per-device state (deadband filter, latest values) for a device."""
+        """Prepare the deadband filter of a device (its board entry is the service's)."""
         self._filters[device_id] = DeadbandFilter(signals)
-        self.latest[device_id] = {}
 
     def remove_device(self, device_id: str) -> None:
         """Forget a device that was removed from the config."""
         self._filters.pop(device_id, None)
-        self.latest.pop(device_id, None)
-        self.states.pop(device_id, None)
 
     def publish(self, batch: Batch) -> None:
         """Deliver one device scan to every sink (non-blocking)."""
-        latest = self.latest.get(batch.device)
-        if latest is not None:
+        entry = self.board.get(batch.device)
+        if entry is not None:
+            latest = entry.latest
             for sample in batch.samples:
                 latest[sample.signal] = sample
         flt = self._filters.get(batch.device)
@@ -58,6 +56,8 @@ class Pipeline:
 
     def state_changed(self, change: StateChange) -> None:
         """Deliver a device's new connection state to every sink (non-blocking)."""
-        self.states[change.device] = change
+        entry = self.board.get(change.device)
+        if entry is not None:
+            entry.state = change
         for sink in self.sinks:
             sink.state_changed(change)

@@ -12,31 +12,28 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
-from adapters.modbus.link import LinkRegistry
-from adapters.modbus.poller import ModbusPoller
 from gateway import __version__
+from gateway.adapter import Adapter, AdapterContext, Poller
 from gateway.backoff import Backoff
-from gateway.config.models import Config, ModbusRtuDevice, ModbusTcpDevice
-from gateway.model import Batch, DeviceState, StateChange
+from gateway.board import DeviceBoard
+from gateway.config.models import Config, Device
+from gateway.model import Batch, DeviceState, StateChange, now_ms
 from gateway.pipeline import Pipeline
+from gateway.protocols import Adapters
 from gateway.sinks.base import Sink
 from gateway.status import DeviceStatus
 
-if TYPE_CHECKING:
-    from adapters.opcua.poller import OpcUaPoller
-
 log = logging.getLogger(__name__)
-
-Device = ModbusTcpDevice | ModbusRtuDevice
 
 
 @dataclass(slots=True)
 class _RunningDevice:
     status: DeviceStatus
     task: asyncio.Task[None] | None = None
-    poller: ModbusPoller | OpcUaPoller | None = None
+    poller: Poller | None = None
+    adapter: Adapter | None = None
 
 
 def build_sinks(config: Config, version: str) -> list[Sink]:
@@ -115,8 +112,10 @@ class Gateway:
         self.version = version
         self.started_at = time.time()
         self.sinks = build_sinks(config, version)
-        self.pipeline = Pipeline(self.sinks)
-        self.links = LinkRegistry()
+        self.board = DeviceBoard()
+        """Every device's status, state and latest values: what the API reads."""
+        self.pipeline = Pipeline(self.sinks, self.board)
+        self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
         self.devices: dict[str, _RunningDevice] = {}
         self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
@@ -181,9 +180,10 @@ class Gateway:
             await cancel_and_wait([running.task], timeout)
         if running.poller is not None:
             running.poller.stopped()
-            if isinstance(running.poller, ModbusPoller):
-                self.links.release(running.poller.link)
+            if running.adapter is not None:
+                running.adapter.release(running.poller)
         self.pipeline.remove_device(device_id)
+        self.board.remove(device_id)
 
     async def _restart_sink(self, name: str, enabled: bool, deadline: float) -> None:
         """Close sink `name` (if it runs) and open it again from `self.config` (if enabled)."""
@@ -222,26 +222,27 @@ class Gateway:
         self.sinks.append(sink)
         self._start_sink(sink)
 
-    def _start_device(self, device: Device | object) -> None:
-        device_id: str = device.id  # type: ignore[attr-defined]
-        status = DeviceStatus(device_id, device.protocol)  # type: ignore[attr-defined]
+    def _start_device(self, device: Device) -> None:
+        status = self.board.add(device.id, device.protocol).status
         running = _RunningDevice(status)
-        self.devices[device_id] = running
-        if not device.enabled:  # type: ignore[attr-defined]
+        self.devices[device.id] = running
+        if not device.enabled:
             status.last_error = "disabled in the config"
             return
-        self.pipeline.add_device(device_id, device.signals)  # type: ignore[attr-defined]
-        if isinstance(device, ModbusTcpDevice | ModbusRtuDevice):
-            link = self.links.acquire(device, device.timeout)
-            running.poller = ModbusPoller(device, link, self.pipeline, status)
-        else:
-            from adapters.opcua.poller import OpcUaPoller  # asyncua only where it is needed
-            from adapters.opcua.session import trust_folder
+        self.pipeline.add_device(device.id, device.signals)
+        running.adapter = self.adapters.get(device.protocol)
+        poller = running.poller = running.adapter.poller(device, self.pipeline, status)
 
-            trust = trust_folder(self.config.buffer.path)
-            running.poller = OpcUaPoller(device, self.pipeline, status, trust)  # type: ignore[arg-type]
+        def crashed(reason: str) -> None:
+            # A bug, not a device fault: say so where a technician looks (status, $state).
+            status.last_error = f"device {device.id}: {reason}"
+            status.state = DeviceState.ERROR
+            self.pipeline.state_changed(
+                StateChange(device.id, DeviceState.ERROR, now_ms(), status.last_error)
+            )
+
         running.task = asyncio.create_task(
-            _supervised(f"device {device_id}", running.poller.run), name=f"device:{device_id}"
+            _supervised(f"device {device.id}", poller.run, crashed), name=f"device:{device.id}"
         )
 
     async def stop(self, deadline: float = 5.0) -> None:
@@ -251,7 +252,7 @@ class Gateway:
         for running in self.devices.values():
             if running.poller is not None:
                 running.poller.stopped()
-        self.links.close_all()
+        self.adapters.close()
         closers = [sink.close(deadline) for sink in self.sinks]
         if closers:
             try:
@@ -291,8 +292,16 @@ async def cancel_and_wait(tasks: list[asyncio.Task[None]], timeout: float) -> No
         log.warning("task %s did not stop within %.1f s", task.get_name(), timeout)
 
 
-async def _supervised(what: str, run: Callable[[], Awaitable[None]]) -> None:
-    """Run `run()` until cancelled, restarting it with backoff if it crashes on a bug."""
+async def _supervised(
+    what: str,
+    run: Callable[[], Awaitable[None]],
+    crashed: Callable[[str], None] | None = None,
+) -> None:
+    """Run `run()` until cancelled, restarting it with backoff if it crashes on a bug.
+
+    `crashed` is told the reason of each crash (for status), so a task in a restart loop is
+    never shown as healthy.
+    """
     backoff = Backoff(initial=1.0, maximum=30.0)
     while True:
         try:
@@ -300,7 +309,9 @@ async def _supervised(what: str, run: Callable[[], Awaitable[None]]) -> None:
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             delay = backoff.next_delay()
             log.exception("%s crashed; restarting in %.1f s", what, delay)
+            if crashed is not None:
+                crashed(f"internal error {type(exc).__name__}: {exc}; restarting in {delay:.1f} s")
             await asyncio.sleep(delay)

@@ -1,6 +1,6 @@
 """The Modbus adapter's exception tree, and Modbus exception codes rendered for humans.
 
-    ModbusError
+    ModbusError (gateway.adapter.AdapterError)
      ├── LinkDown           the TCP connection or serial port cannot be opened, or was lost
      ├── NoResponse         the request timed out: the unit did not answer
      └── ExceptionResponse  the unit answered with a Modbus exception (02 illegal address, ...)
@@ -10,6 +10,8 @@ pymodbus type and every message names the device's link, unit, table and address
 """
 
 from __future__ import annotations
+
+from gateway.adapter import AdapterError, DeviceUnreachable
 
 EXCEPTION_NAMES: dict[int, str] = {
     1: "illegal function",
@@ -24,15 +26,15 @@ EXCEPTION_NAMES: dict[int, str] = {
 }
 
 
-class ModbusError(Exception):
+class ModbusError(AdapterError):
     """Base of every error the Modbus adapter raises."""
 
 
-class LinkDown(ModbusError):
+class LinkDown(ModbusError, DeviceUnreachable):
     """The connection to the device (TCP host:port or serial port) is not open."""
 
 
-class NoResponse(ModbusError):
+class NoResponse(ModbusError, DeviceUnreachable):
     """The unit did not answer within the timeout."""
 
 

@@ -129,6 +129,10 @@ class LinkRegistry:
             link.close()
             self._links.pop(link.key, None)
 
+    def keys(self) -> list[str]:
+        """The connections open or opening now (`tcp://host:port`, `rtu:///dev/ttyUSB0`)."""
+        return list(self._links)
+
     def close_all(self) -> None:
         """Close every link (shutdown)."""
         for link in self._links.values():

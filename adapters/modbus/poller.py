@@ -18,10 +18,10 @@ import asyncio
 import logging
 import time
 
+from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import ModbusDevice, ModbusSignal
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
-from gateway.pipeline import Pipeline
 from gateway.status import DeviceStatus
 
 from .codec import compile_block
@@ -36,11 +36,11 @@ class ModbusPoller:
     """The polling task of one Modbus device on a (possibly shared) link."""
 
     def __init__(
-        self, device: ModbusDevice, link: ModbusLink, pipeline: Pipeline, status: DeviceStatus
+        self, device: ModbusDevice, link: ModbusLink, publisher: Publisher, status: DeviceStatus
     ) -> None:
         self.device = device
         self.link = link
-        self.pipeline = pipeline
+        self.publisher = publisher
         self.status = status
         self._signals: list[ModbusSignal] = list(device.signals)
         self._avoid: set[tuple[str, int]] = set()
@@ -164,7 +164,7 @@ class ModbusPoller:
         if status.signal_errors:
             status.last_error = status.signal_summary()
         self._backoff.reset()
-        self.pipeline.publish(Batch(self.device.id, status.last_poll, samples))
+        self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
             if self._down_since is not None:
                 log.warning(
@@ -195,7 +195,7 @@ class ModbusPoller:
     def _set_state(self, state: DeviceState, error: str | None) -> None:
         self.status.state = state
         self._last_error_published = error
-        self.pipeline.state_changed(StateChange(self.device.id, state, now_ms(), error))
+        self.publisher.state_changed(StateChange(self.device.id, state, now_ms(), error))
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""

@@ -9,35 +9,14 @@ so a tree can be drawn. Used by `gerbang opcua browse` and by the HTTP API.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from asyncua import Client, Node, ua
+
+from gateway.adapter import BrowsedNode
 
 from .values import convert, status_text
 
 MAX_NODES = 5000
 """Stop after this many nodes: a browse is for people, not for dumping a server."""
-
-
-@dataclass(slots=True)
-class BrowsedNode:
-    """One node found by `browse`."""
-
-    node: str
-    """Node id in the form the config takes (`nsu=<uri>;s=...` where the namespace is not 0)."""
-    name: str
-    kind: str
-    """`variable` or `object`."""
-    path: str
-    """Browse names from the start node, joined by `/`."""
-    data_type: str | None = None
-    value: Any = None
-    readable: bool = True
-    """Whether the value can be a signal (a number, bool or text); else `error` says why."""
-    error: str | None = None
-    children: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def config_node_id(node_id: ua.NodeId, namespaces: list[str]) -> str:
@@ -52,7 +31,7 @@ def config_node_id(node_id: ua.NodeId, namespaces: list[str]) -> str:
 
 async def browse(client: Client, start: str = "i=85", depth: int = 3) -> list[BrowsedNode]:
     """The objects and variables below `start` (default: the Objects folder), depth first."""
-    from .nodeids import parse_node_id
+    from gateway.config.nodeids import parse_node_id
 
     namespaces = await client.get_namespace_array()
     root = client.get_node(parse_node_id(start).resolve(namespaces))

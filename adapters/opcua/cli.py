@@ -13,6 +13,10 @@ import asyncio
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.config.models import OpcUaDevice
 
 CLIENT_URI = "urn:gerbang:{host}"
 
@@ -61,21 +65,21 @@ def cmd_browse(args: argparse.Namespace) -> int:
     return asyncio.run(_browse(device, args.node, args.depth))
 
 
-async def _browse(device: object, start: str, depth: int) -> int:
-    from asyncua import ua
-
+async def _browse(device: OpcUaDevice, start: str, depth: int) -> int:
     from .browse import browse
-    from .session import TrustError, open_session
+    from .errors import OpcUaError, wrapped
+    from .session import open_session
 
     try:
-        session = await open_session(device, None)  # type: ignore[arg-type]
-    except (OSError, TimeoutError, ua.UaError, TrustError) as exc:
-        print(f"gerbang: cannot browse {device.endpoint}: {exc}", file=sys.stderr)  # type: ignore[attr-defined]
+        session = await open_session(device, None)
+        try:
+            async with wrapped(device.endpoint):
+                nodes = await browse(session.client, start, depth)
+        finally:
+            await session.close()
+    except OpcUaError as exc:
+        print(f"gerbang: cannot browse {device.endpoint}: {exc}", file=sys.stderr)
         return 1
-    try:
-        nodes = await browse(session.client, start, depth)
-    finally:
-        await session.close()
     for item in nodes:
         indent = "  " * item.path.count("/")
         if item.kind == "object":

@@ -28,14 +28,15 @@ from typing import Any
 
 from asyncua import ua
 
+from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice, OpcUaSignal
+from gateway.config.nodeids import NodeIdError, parse_node_id
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
-from gateway.pipeline import Pipeline
 from gateway.status import DeviceStatus
 
-from .nodeids import NodeIdError, parse_node_id
-from .session import Session, TrustError, open_session
+from .errors import OpcUaError, SessionLost, wrapped
+from .session import Session, open_session
 from .values import status_text, to_sample
 
 log = logging.getLogger(__name__)
@@ -44,22 +45,18 @@ READ_CHUNK = 1000
 """Nodes per Read request when the server does not say its limit."""
 
 
-class SessionLost(Exception):
-    """A session that was up ended; the text says why."""
-
-
 class OpcUaPoller:
     """The task of one OPC UA device (see the module docstring)."""
 
     def __init__(
         self,
         device: OpcUaDevice,
-        pipeline: Pipeline,
+        publisher: Publisher,
         status: DeviceStatus,
         trust_dir: Path | None = None,
     ) -> None:
         self.device = device
-        self.pipeline = pipeline
+        self.publisher = publisher
         self.status = status
         self.trust_dir = trust_dir
         self._signals: list[OpcUaSignal] = list(device.signals)
@@ -75,12 +72,8 @@ class OpcUaPoller:
         while True:
             try:
                 await self._connected_session()
-            except asyncio.CancelledError:
-                raise
-            except (TrustError, SessionLost) as exc:
+            except OpcUaError as exc:
                 self._failed(str(exc))
-            except (OSError, TimeoutError, ConnectionError, ua.UaError) as exc:
-                self._failed(self._describe(exc))
             await asyncio.sleep(self._backoff.next_delay())
 
     def stopped(self) -> None:
@@ -94,17 +87,21 @@ class OpcUaPoller:
         self._session = session
         self.status.signal_errors = {}
         try:
-            namespaces = await session.client.get_namespace_array()
-            nodes, errors = self._resolve(namespaces)
-            if self.device.subscribe:
-                await self._subscribe(session, nodes, errors)
-                await session.lost.wait()
-            else:
-                await self._poll(session, nodes, errors)
-            raise SessionLost(session.reason or "connection lost")
+            async with wrapped(self.device.endpoint):
+                await self._use(session)
         finally:
             self._session = None
             await session.close()
+
+    async def _use(self, session: Session) -> None:
+        namespaces = await session.client.get_namespace_array()
+        nodes, errors = self._resolve(namespaces)
+        if self.device.subscribe:
+            await self._subscribe(session, nodes, errors)
+            await session.lost.wait()
+        else:
+            await self._poll(session, nodes, errors)
+        raise SessionLost(session.reason or "connection lost")
 
     def _resolve(self, namespaces: list[str]) -> tuple[list[ua.NodeId | None], dict[int, str]]:
         nodes: list[ua.NodeId | None] = []
@@ -264,20 +261,16 @@ class OpcUaPoller:
     async def read_once(self) -> list[Sample]:
         """Connect, read every signal once, disconnect: for a technician's test read.
 
-        Raises what connecting raises (OSError, TimeoutError, ua.UaError, TrustError); nothing
-        is published and the status is not touched.
+        Raises OpcUaError; nothing is published and the status is not touched.
         """
         session = await open_session(self.device, self.trust_dir)
         try:
-            namespaces = await session.client.get_namespace_array()
-            nodes, errors = self._resolve(namespaces)
-            return await self._read_all(session, nodes, errors)
+            async with wrapped(self.device.endpoint):
+                namespaces = await session.client.get_namespace_array()
+                nodes, errors = self._resolve(namespaces)
+                return await self._read_all(session, nodes, errors)
         finally:
             await session.close()
-
-    def describe(self, exc: BaseException) -> str:
-        """A technician's sentence for a connection failure."""
-        return self._describe(exc)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -320,7 +313,7 @@ class OpcUaPoller:
             elif sample.signal in errors:
                 del errors[sample.signal]
         status.last_error = self.status.signal_summary()
-        self.pipeline.publish(Batch(self.device.id, newest, samples, source_ts=True))
+        self.publisher.publish(Batch(self.device.id, newest, samples, source_ts=True))
 
     def _failed(self, error: str) -> None:
         status = self.status
@@ -338,26 +331,7 @@ class OpcUaPoller:
 
     def _set_state(self, state: DeviceState, error: str | None) -> None:
         self.status.state = state
-        self.pipeline.state_changed(StateChange(self.device.id, state, now_ms(), error))
-
-    def _describe(self, exc: BaseException) -> str:
-        endpoint = self.device.endpoint
-        if isinstance(exc, ConnectionRefusedError):
-            return f"cannot connect to {endpoint}: connection refused (is the server running?)"
-        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-            return f"no answer from {endpoint} in time"
-        if isinstance(exc, ua.UaStatusCodeError):
-            text = status_text(ua.StatusCode(exc.code))
-            hint = ""
-            if "Identity" in text or "User" in text:
-                hint = " (check username and password)"
-            elif "Security" in text or "Certificate" in text:
-                hint = " (check security: policy, mode, certificates)"
-            return f"{endpoint} refused: {text}{hint}"
-        if isinstance(exc, OSError):
-            return f"cannot connect to {endpoint}: {exc.strerror or exc}"
-        text = str(exc) or type(exc).__name__
-        return f"{endpoint}: {text}"
+        self.publisher.state_changed(StateChange(self.device.id, state, now_ms(), error))
 
     # -- for tests and the API ------------------------------------------------------------
 

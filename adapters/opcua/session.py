@@ -24,6 +24,8 @@ from asyncua.crypto import security_policies
 
 from gateway.config.models import OpcUaDevice
 
+from .errors import TrustError, wrapped
+
 log = logging.getLogger(__name__)
 
 WATCHDOG = 1.0
@@ -33,16 +35,6 @@ _MODES = {
     "Sign": ua.MessageSecurityMode.Sign,
     "SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt,
 }
-
-
-def trust_folder(buffer_path: str) -> Path:
-    """Where server certificates trusted on first use are kept: beside the buffer folder, in
-    the state directory (`/var/lib/gerbang/opcua-trust` on the edge box)."""
-    return Path(buffer_path).parent / "opcua-trust"
-
-
-class TrustError(Exception):
-    """The server's certificate is not the one trusted for this device."""
 
 
 class Session:
@@ -84,9 +76,14 @@ class Session:
 async def open_session(device: OpcUaDevice, trust_dir: Path | None) -> Session:
     """Connect to the device's endpoint with its security and credentials.
 
-    Raises OSError/TimeoutError (unreachable), ua.UaError (refused: security, credentials),
+    Raises OpcUaError: ConnectFailed (unreachable), Refused (security, credentials),
     TrustError (server certificate not trusted).
     """
+    async with wrapped(device.endpoint):
+        return await _open(device, trust_dir)
+
+
+async def _open(device: OpcUaDevice, trust_dir: Path | None) -> Session:
     client = Client(device.endpoint, timeout=device.timeout, watchdog_intervall=WATCHDOG)
     client.session_timeout = 60_000
     if device.username:

@@ -35,7 +35,8 @@ from gateway.api.auth import token_name
 from gateway.api.errors import ApiError
 from gateway.api.live import Live, status_of
 from gateway.api.metrics import registry_for
-from gateway.api.probe import browse_opcua, probe_device
+from gateway.api.probe import browse_device as browse_on_device
+from gateway.api.probe import can_browse, probe_device
 from gateway.config.issues import ConfigError
 from gateway.config.models import Config
 from gateway.config.source import YamlProblem, parse_yaml
@@ -224,9 +225,9 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
                         unit=sample.unit,
                         error=sample.error,
                     )
-                    for name, sample in list(samples.items())
+                    for name, sample in list(entry.latest.items())
                 }
-                for device, samples in list(gateway.pipeline.latest.items())
+                for device, entry in gateway.board.entries()
             }
         )
 
@@ -491,11 +492,11 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         device = store.config.device(device_id)
         if device is None:
             raise ApiError(404, f"no device {device_id!r} in the config")
-        if device.protocol != "opcua":
+        if not can_browse(gateway, device):
             raise ApiError(
                 400, f"device {device_id!r} speaks {device.protocol}: only OPC UA browses"
             )
-        found = await browse_opcua(gateway, device, node, depth)  # type: ignore[arg-type]
+        found = await browse_on_device(gateway, device, node, depth)
         return [schemas.BrowseItemOut.model_validate(item, from_attributes=True) for item in found]
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -4,9 +4,9 @@ Why here and not in the pipeline: the page needs the status about once a second 
 signal's recent history, while the hot path must not pay for a page nobody has open. So:
 
 - `Trends` keeps, per numeric signal, one point every `TREND_STEP_S` seconds over
-  `TREND_POINTS` steps (10 minutes), sampled from `pipeline.latest` by one task: one pass over
-  the latest samples every 5 s, no work per scan. Memory is bounded: one shared deque of
-  timestamps plus one deque of floats per signal (about 4 KB per signal at most).
+  `TREND_POINTS` steps (10 minutes), sampled from the device board's latest values by one
+  task: one pass over the latest samples every 5 s, no work per scan. Memory is bounded: one
+  shared deque of timestamps plus one deque of floats per signal (about 4 KB per signal at most).
 - `Live.stream` is one client's event stream: every `EVENT_PERIOD_S` a `status` event and a
   `values` event with the samples that changed since the last one (an identity check: the
   pipeline replaces a sample per scan); a `trend` event when a trend point was added. It runs
@@ -51,7 +51,7 @@ def status_of(gateway: Gateway) -> schemas.StatusOut:
             overruns=s.overruns,
             signal_errors=dict(s.signal_errors),
         )
-        for s in (running.status for running in list(gateway.devices.values()))
+        for s in gateway.board.statuses()
     ]
     sinks = []
     for sink in list(gateway.sinks):
@@ -118,8 +118,8 @@ class Trends:
         """Take one point of every signal (None where there is no number)."""
         self.ts.append(int(time.time() * 1000))
         seen = set()
-        for device, samples in list(self.gateway.pipeline.latest.items()):
-            for name, sample in list(samples.items()):
+        for device, entry in self.gateway.board.entries():
+            for name, sample in list(entry.latest.items()):
                 key = (device, name)
                 seen.add(key)
                 series = self.series.get(key)
@@ -195,13 +195,13 @@ class Live:
     def _changed(self, sent: dict[str, dict[str, Sample]]) -> dict[str, dict[str, Any]]:
         """Samples not sent to this client yet (all of them the first time)."""
         changed: dict[str, dict[str, Any]] = {}
-        latest = self.gateway.pipeline.latest
-        for device, samples in list(latest.items()):
+        board = self.gateway.board
+        for device, entry in board.entries():
             mine = sent.setdefault(device, {})
-            for name, sample in list(samples.items()):
+            for name, sample in list(entry.latest.items()):
                 if mine.get(name) is not sample:
                     mine[name] = sample
                     changed.setdefault(device, {})[name] = sample_out(sample)
-        for device in [d for d in sent if d not in latest]:
+        for device in [d for d in sent if d not in board]:
             del sent[device]
         return changed

@@ -56,8 +56,8 @@ class GatewayCollector(Collector):
             "gerbang_device_scan_latency_seconds", "Duration of successful scans", labels=label
         )
         bounds = [str(b / 1000) for b in LATENCY_BUCKETS_MS] + ["+Inf"]
-        for device_id, running in list(gateway.devices.items()):
-            status = running.status
+        for status in gateway.board.statuses():
+            device_id = status.id
             polls.add_metric([device_id], status.polls_ok)
             failed.add_metric([device_id], status.polls_failed)
             signal_errors.add_metric([device_id], len(status.signal_errors))

@@ -272,7 +272,7 @@ class OpcUaSignal(SignalBase):
     @field_validator("node")
     @classmethod
     def _node_id(cls, value: str) -> str:
-        from adapters.opcua.nodeids import parse_node_id
+        from gateway.config.nodeids import parse_node_id
 
         parse_node_id(value)  # NodeIdError is a ValueError: pydantic reports its message
         return value

@@ -53,7 +53,7 @@ async def test_events_stream_status_and_changed_values(
 ) -> None:
     data = config_data(tmp_path, mosquitto.port, [press_device("press-1", 1, modbus.port)])
     async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
-        await eventually(lambda: gw.gateway.pipeline.latest.get("press-1"))
+        await eventually(lambda: gw.gateway.board.latest("press-1"))
         async with gw.client.stream("GET", "/api/v1/events") as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")

@@ -53,7 +53,7 @@ async def test_test_read_of_an_opcua_device(gw: RunningGateway, opc: OpcServer) 
     assert body["ok"] is False and body["error"] is None
     # The running device was not disturbed: its subscription still delivers a new value.
     await opc.write("Temperature", 1500.0)
-    latest = gw.gateway.pipeline.latest["roaster-1"]
+    latest = gw.gateway.board.latest("roaster-1")
     await eventually(lambda: latest["temperature"].value == 1500.0)
 
 

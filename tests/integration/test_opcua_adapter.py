@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 from asyncua import ua
 
-from adapters.opcua.nodeids import parse_node_id
 from adapters.opcua.poller import OpcUaPoller
 from gateway.config.models import OpcUaDevice
+from gateway.config.nodeids import parse_node_id
 from gateway.model import BAD, GOOD, DeviceState
 from gateway.pipeline import Pipeline
-from gateway.status import DeviceStatus
 from tests.support.collect import CollectingSink
 from tests.support.opcua_server import URI, OpcServer, make_pki
 
@@ -66,7 +65,7 @@ class Reader:
                 **fields,
             }
         )
-        status = DeviceStatus(device.id, device.protocol)
+        status = self.pipeline.board.add(device.id, device.protocol).status
         self.pipeline.add_device(device.id, device.signals)
         poller = OpcUaPoller(device, self.pipeline, status, trust_dir)
         poller._backoff.initial = 0.2  # quick reconnects in tests
@@ -75,12 +74,12 @@ class Reader:
         return poller
 
     def latest(self) -> dict[str, Any]:
-        return {name: s.value for name, s in self.pipeline.latest["roaster-1"].items()}
+        return {name: s.value for name, s in self.pipeline.board.latest("roaster-1").items()}
 
     def good(self) -> dict[str, Any]:
         return {
             name: s.value
-            for name, s in self.pipeline.latest["roaster-1"].items()
+            for name, s in self.pipeline.board.latest("roaster-1").items()
             if s.quality is GOOD
         }
 
@@ -120,7 +119,7 @@ async def reader() -> AsyncIterator[Reader]:
 async def test_exact_values_of_every_type(server, reader, subscribe) -> None:
     reader.start(server.endpoint, SIGNALS, subscribe=subscribe)
     await reader.sink.wait_for(lambda: reader.good() == EXPECTED)
-    sample = reader.pipeline.latest["roaster-1"]["temperature"]
+    sample = reader.pipeline.board.latest("roaster-1")["temperature"]
     assert sample.unit == "degC"
     batches = reader.sink.batches_of("roaster-1")
     assert all(b.source_ts for b in batches)
@@ -160,7 +159,7 @@ async def test_unknown_nodes_arrays_and_bad_status_are_isolated(server, reader, 
     assert "array" in errors["profile"]
     assert "BadSensorFailure" in errors["broken"]
     assert "urn:not-here" in errors["elsewhere"]
-    latest = reader.pipeline.latest["roaster-1"]
+    latest = reader.pipeline.board.latest("roaster-1")
     assert {n for n, s in latest.items() if s.quality is BAD} == set(errors)
     assert poller.status.state is DeviceState.ONLINE, "one bad node does not fail the device"
     summary = poller.status.last_error or ""

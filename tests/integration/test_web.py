@@ -273,7 +273,7 @@ async def test_an_opcua_signal_is_picked_from_the_browse_tree(
             device = gw.store.config.device("roaster-1")
             assert device is not None
             assert [s.name for s in device.signals] == ["temperature", "parts"]
-            latest = gw.gateway.pipeline.latest
-            await eventually(lambda: "parts" in latest.get("roaster-1", {}))
+            board = gw.gateway.board
+            await eventually(lambda: "parts" in board.latest("roaster-1"))
     finally:
         await opc.stop()

@@ -43,6 +43,7 @@ def test_checked_marks_nan_and_infinity_bad() -> None:
 async def test_pipeline_fans_out_and_keeps_latest_values() -> None:
     a, b = CollectingSink(), CollectingSink()
     pipeline = Pipeline([a, b])
+    pipeline.board.add("d1", "modbus-tcp")
     pipeline.add_device("d1", [])
     pipeline.publish(Batch("d1", 1, [Sample("x", 1, GOOD, 1), Sample("y", 2, GOOD, 1)]))
     pipeline.publish(Batch("d1", 2, [Sample("x", 3, GOOD, 2)]))
@@ -50,7 +51,9 @@ async def test_pipeline_fans_out_and_keeps_latest_values() -> None:
     pipeline.state_changed(change)
     assert len(a.batches) == len(b.batches) == 2
     assert a.states == b.states == [change]
-    assert {k: v.value for k, v in pipeline.latest["d1"].items()} == {"x": 3, "y": 2}
+    assert {k: v.value for k, v in pipeline.board.latest("d1").items()} == {"x": 3, "y": 2}
+    entry = pipeline.board.get("d1")
+    assert entry is not None and entry.state == change
 
 
 def test_notifier_sends_datagrams_to_notify_socket(tmp_path, monkeypatch) -> None:

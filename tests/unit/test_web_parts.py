@@ -9,13 +9,19 @@ from types import SimpleNamespace
 from typing import Any
 
 from gateway.api.live import Trends
+from gateway.board import DeviceBoard
 from gateway.model import BAD, GOOD, Sample
 
 STATIC = Path(__file__).resolve().parents[2] / "gateway" / "api" / "static"
 
 
-def trends_of(latest: dict[str, dict[str, Sample]], points: int = 4) -> Trends:
-    gateway: Any = SimpleNamespace(pipeline=SimpleNamespace(latest=latest))
+def trends_of(
+    latest: dict[str, dict[str, Sample]], points: int = 4, board: DeviceBoard | None = None
+) -> Trends:
+    board = DeviceBoard() if board is None else board
+    for device, samples in latest.items():
+        board.add(device, "modbus-tcp").latest = samples
+    gateway: Any = SimpleNamespace(board=board)
     return Trends(gateway, step_s=5, points=points)
 
 
@@ -36,14 +42,16 @@ def test_trends_keep_numbers_only_and_stay_bounded() -> None:
 
 
 def test_trends_align_new_signals_and_forget_removed_ones() -> None:
-    latest = {"press-1": {"temp": Sample("temp", 1.0, GOOD, 0)}}
-    trends = trends_of(latest)
+    board = DeviceBoard()
+    trends = trends_of({"press-1": {"temp": Sample("temp", 1.0, GOOD, 0)}}, board=board)
     trends.sample()
-    latest["press-2"] = {"temp": Sample("temp", None, BAD, 0, error="timeout")}
+    board.add("press-2", "modbus-tcp").latest = {
+        "temp": Sample("temp", None, BAD, 0, error="timeout")
+    }
     trends.sample()
     kept = trends.all()["devices"]
     assert kept["press-2"]["temp"] == [None, None]  # as long as the timestamps
-    del latest["press-1"]
+    board.remove("press-1")
     trends.sample()
     assert "press-1" not in trends.all()["devices"]
 
