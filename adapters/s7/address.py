@@ -42,7 +42,7 @@ _FORMAT = (
     "expected DB<n>.DBX<byte>.<bit>, DB<n>.DBB<byte>, DB<n>.DBW<byte>, DB<n>.DBD<byte>, "
     "or an M, I or Q address such as M0.1, MB3, MW20, MD4, I0.3, IW2, Q1.7, QW4"
 )
-_OFFSET = re.compile(r"(\d+)(?:\.(\d+))?")
+_OFFSET = re.compile(r"(\d+)(?:\.(\d+))?", re.ASCII)
 _NOT_SUPPORTED = {
     "P": "peripheral addresses (PIW, PQW) are not supported: read the process image (IW, QW)",
     "T": "timers are not supported: copy the timer's value to a DB or merker word",
@@ -147,7 +147,7 @@ def parse_address(text: str) -> S7Address:
 
 
 def _parse_db(text: str, s: str) -> S7Address:
-    match = re.fullmatch(r"DB(\d*)(.*)", s)
+    match = re.fullmatch(r"DB(\d*)(.*)", s, re.ASCII)
     assert match is not None  # `s` starts with DB
     number, rest = match.groups()
     if not number:
