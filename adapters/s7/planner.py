@@ -10,7 +10,8 @@ carries at most `pdu_size - 18` bytes (snap7 and python-snap7 use the same budge
 
 A PLC refuses a whole item when any of its bytes is outside the DB (return code 0x05). When a
 block fails, `split_failed` cuts it into runs that drop the gaps, then per signal, so a wrong
-address costs that signal alone; the poller `isolate`s signals that fail on their own.
+address costs that signal alone; the poller `isolate`s signals that fail on their own: they
+are read alone, and no block reads through their bytes.
 
 `pack_items` then groups blocks into multi-variable requests (one PDU, several items), which
 the protocol allows up to 20 items and the PDU size on both the request and the response.
@@ -88,7 +89,8 @@ def plan_reads(
         ordered = sorted(indexes, key=lambda i: (locations[i].start, locations[i].size))
         requests.extend(_block(key, [i], locations) for i in ordered if i in isolated)
         shared = [i for i in ordered if i not in isolated]
-        requests.extend(_merge(key, shared, locations, limit, max_gap))
+        barriers = [(locations[i].start, locations[i].end) for i in ordered if i in isolated]
+        requests.extend(_merge(key, shared, locations, limit, max_gap, barriers))
     requests.sort(key=lambda r: (r.area, r.db, r.start, r.size))
     return requests
 
@@ -105,10 +107,12 @@ def _merge(
     locs: Sequence[S7Location],
     limit: int,
     max_gap: int,
+    barriers: Sequence[tuple[int, int]] = (),
     *,
     touching_only: bool = False,
 ) -> list[ReadRequest]:
-    """Greedy merge of `indexes` (sorted by start). With `touching_only`, only signals that
+    """Greedy merge of `indexes` (sorted by start). No gap is read through a `barrier` (the
+    bytes of an isolated signal: they failed once). With `touching_only`, only signals that
     overlap or touch merge, whatever the gap and limit (used to drop gaps from a failed block)."""
     blocks: list[ReadRequest] = []
     start = end = -1
@@ -119,7 +123,11 @@ def _merge(
             if touching_only:
                 joins = loc.start <= end
             else:
-                joins = loc.start - end <= max_gap and max(end, loc.end) - start <= limit
+                joins = (
+                    loc.start - end <= max_gap
+                    and max(end, loc.end) - start <= limit
+                    and not any(a < loc.start and b > end for a, b in barriers)
+                )
             if joins:
                 end = max(end, loc.end)
                 members.append(i)
