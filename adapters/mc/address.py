@@ -86,7 +86,10 @@ def parse_address(text: str) -> McAddress:
     s = "".join(text.split()).upper()
     match = _SHAPE.fullmatch(s)
     if not s or match is None:
-        raise _fail(text, f"not a device address; {_FORMAT}")
+        if s[:1] in HEX_DEVICES:
+            raise _fail(text, f"{s[0]} numbers are hexadecimal (0-9, A-F) on Q, L and iQ-R")
+        hint = _OTHER_DEVICES["K"] if s[:1] == "K" else "not a device address"
+        raise _fail(text, f"{hint}; {_FORMAT}")
     letters, digits, bit = match.groups()
     # Hexadecimal numbers can start with letters (XA, BFF): the device is the first letter
     # when that letter is a hexadecimal device.
