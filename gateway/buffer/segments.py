@@ -13,8 +13,7 @@ Layout of a sink's folder (`{buffer.path}/{sink}/`):
     acked                  the delivery cursor: every record with seq < it was acknowledged
     damaged/               unreadable tails set aside at start-up or while reading
 
-A record is a 20-byte header `<IIQI` (payload length, CRC-32, seq, samples) and its payload. The
-CRC covers seq, samples and the payload, so a torn write (power cut) or a flipped bit is found.
+A record (`records`) is a 20-byte header and its payload, checked by a CRC-32.
 
 Start-up never blocks on damage: it walks the record headers of every segment (cheap: one read
 and one seek a record) and checks the CRC of every record of the newest segment, the one a power
@@ -41,63 +40,21 @@ import bisect
 import contextlib
 import logging
 import os
-import struct
 import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .records import CURSOR, HEADER, MAX_RECORD, AppendError, Record, crc_ok, pack
+
+__all__ = ["HEADER", "AppendError", "Record", "Segment", "SegmentLog", "pack"]
+
 log = logging.getLogger(__name__)
 
-HEADER = struct.Struct("<IIQI")
-"""Payload length, CRC-32 of (seq, samples, payload), seq, samples."""
-CURSOR = struct.Struct("<QI")
-"""The `acked` file: seq, CRC-32 of seq."""
 CURSOR_EVERY = 1.0
 """Seconds between writes of the delivery cursor while a backlog drains."""
-MAX_RECORD = 64 * 1024 * 1024
-"""A header claiming a larger payload is damage, not data."""
 SUFFIX = ".seg"
-
-
-class AppendError(OSError):
-    """An append failed part-way: the first `stored` records are on disk, the rest are not.
-
-    The log is left consistent (no torn record); the caller keeps the records not stored.
-    """
-
-    def __init__(self, exc: OSError, stored: int, written: int) -> None:
-        super().__init__(exc.errno, exc.strerror)
-        self.cause = exc
-        self.stored = stored
-        """Records, from the start of the list, that were written whole."""
-        self.written = written
-        """Bytes written by the records stored."""
-
-    def __str__(self) -> str:
-        return str(self.cause)
-
-
-@dataclass(slots=True)
-class Record:
-    """One stored item: its sequence number, the samples it carries, and its encoded bytes."""
-
-    seq: int
-    samples: int
-    payload: bytes
-
-
-def pack(record: Record) -> bytes:
-    """A record's bytes on disk: header, then payload."""
-    crc = zlib.crc32(record.payload, zlib.crc32(HEADER.pack(0, 0, record.seq, record.samples)[8:]))
-    return HEADER.pack(len(record.payload), crc, record.seq, record.samples) + record.payload
-
-
-def _crc_ok(header: tuple[int, int, int, int], payload: bytes) -> bool:
-    _length, crc, seq, samples = header
-    expected = zlib.crc32(payload, zlib.crc32(HEADER.pack(0, 0, seq, samples)[8:]))
-    return crc == expected
 
 
 @dataclass(slots=True)
@@ -252,7 +209,7 @@ class SegmentLog:
                         elif seq <= previous or seq < segment.first_seq:
                             problem = f"record seq {seq} out of order"
                         elif verify:
-                            if not _crc_ok(header, f.read(length)):
+                            if not crc_ok(header, f.read(length)):
                                 problem = f"record seq {seq} fails its checksum"
                         else:
                             f.seek(length, os.SEEK_CUR)
@@ -547,7 +504,7 @@ class SegmentLog:
                     offset += HEADER.size + length
                     continue
                 payload = f.read(length)
-                if len(payload) < length or not _crc_ok(header, payload):
+                if len(payload) < length or not crc_ok(header, payload):
                     self._damaged_while_reading(segment, offset, rseq)
                     return
                 offset += HEADER.size + length
