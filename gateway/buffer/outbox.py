@@ -17,8 +17,17 @@ resends at most the items acknowledged in the last second, never the whole log.
 
 Bounded by `max_bytes` (the sink's share of `buffer.max_size`): when full, the oldest segment is
 dropped (or, with nothing on disk, the oldest items in memory), counted in `dropped`, and logged
-once per episode. Items are whatever the sink encodes a batch into; `dump` and `load` turn them
-into bytes for the disk and back.
+once per episode. A disk that cannot be written keeps items in memory, up to `MEMORY_LIMIT`;
+beyond it the oldest are dropped the same way. Samples lost to damage or to a deleted segment
+file are counted in `lost` (and in `dropped`: status shows one figure of what never arrives).
+
+Gaps: a seq that is neither on disk nor in memory (acknowledged before it was written, or lost
+with a damaged or deleted segment, which the segment log reports) is stepped over when the
+reader finds it missing, so the delivery cursor keeps moving, delivered segments are deleted,
+and the out-of-order acknowledgements (`_ahead`) stay bounded by what is in flight.
+
+Items are whatever the sink encodes a batch into; `dump` and `load` turn them into bytes for
+the disk and back.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from .segments import HEADER, Record, SegmentLog
+from .segments import HEADER, AppendError, Record, SegmentLog
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +76,9 @@ class OutboxStatus:
     backlog_bytes: int = 0
     disk_bytes: int = 0
     dropped: int = 0
-    """Samples dropped because the buffer was full."""
+    """Samples that will never be delivered: dropped because the buffer was full, or `lost`."""
+    lost: int = 0
+    """Of `dropped`, samples lost to damaged or deleted buffer files."""
     damaged: list[str] | None = None
     """Damaged data found and set aside, newest last."""
     disk_error: str | None = None
@@ -102,6 +113,9 @@ class Outbox(Generic[T]):
         """Every seq below it is acknowledged (or dropped)."""
         self._ahead: dict[int, int] = {}
         """Acknowledged out of order: seq -> samples."""
+        self._gone: list[tuple[int, int]] = []
+        """Sorted, disjoint [start, end) seq ranges above `_acked` that exist nowhere (found
+        missing by the reader): `_acked` steps over them."""
         self._next_send = 1
         self._reader: Iterator[Record] | None = None
         self._reader_seq = 0
@@ -216,9 +230,19 @@ class Outbox(Generic[T]):
             self._ahead[seq] = entry.samples
             return
         self._acked += 1
-        while self._acked in self._ahead:
-            del self._ahead[self._acked]
-            self._acked += 1
+        self._advance()
+
+    def _advance(self) -> None:
+        """Move `_acked` over what was acknowledged ahead and what is gone; free memory."""
+        ahead, gone = self._ahead, self._gone
+        while True:
+            if self._acked in ahead:
+                del ahead[self._acked]
+                self._acked += 1
+            elif gone and gone[0][0] <= self._acked:
+                self._acked = max(self._acked, gone.pop(0)[1])
+            else:
+                break
         memory = self._memory
         while memory and memory[0].seq < self._acked:
             self._memory_bytes -= memory.popleft().size
@@ -239,7 +263,8 @@ class Outbox(Generic[T]):
             backlog=memory + self.log.unacked_samples,
             backlog_bytes=self._memory_bytes + on_disk,
             disk_bytes=on_disk,
-            dropped=self.dropped,
+            dropped=self.dropped + self.log.lost,
+            lost=self.log.lost,
             damaged=list(self.log.damage) or None,
             disk_error=self.disk_error,
         )
@@ -266,17 +291,44 @@ class Outbox(Generic[T]):
         if record is None:
             # Nothing more on disk below the memory tier (damage or drops left a gap).
             self._close_reader()
+            self._step_over(self._next_send, self._memory_first())
             self._next_send = self._memory_first()
             return None
+        if record.seq > self._next_send:
+            self._step_over(self._next_send, record.seq)
         self._reader_seq = record.seq + 1
         try:
             item = self._load(zlib.decompress(record.payload))
         except Exception as exc:  # a record that passed its CRC but cannot be decoded
             self.log.damage.append(f"record seq {record.seq} could not be decoded: {exc}")
             log.error("%s: record %d undecodable (%s); skipped", self.name, record.seq, exc)
+            self.log.lost += record.samples
+            self._step_over(record.seq, record.seq + 1)
             self._next_send = record.seq + 1
             return self._from_disk()
         return Entry(record.seq, record.samples, item, len(record.payload))
+
+    def _step_over(self, start: int, end: int) -> None:
+        """Seqs [start, end) exist nowhere: never wait for their acknowledgement."""
+        start = max(start, self._acked)
+        if start >= end:
+            return
+        gone = self._gone
+        if gone and gone[-1][1] >= start and gone[-1][0] <= end:  # found again after a rewind
+            gone[-1] = (min(gone[-1][0], start), max(gone[-1][1], end))
+        elif not gone or gone[-1][0] < start:
+            gone.append((start, end))
+        else:  # found below a later range (rare): keep the list sorted and disjoint
+            gone.append((start, end))
+            gone.sort()
+            merged = [gone[0]]
+            for a, b in gone[1:]:
+                if a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                else:
+                    merged.append((a, b))
+            gone[:] = merged
+        self._advance()
 
     def _close_reader(self) -> None:
         if self._reader is not None:
@@ -307,36 +359,62 @@ class Outbox(Generic[T]):
             for e in (memory[i] for i in range(count))
             if e.seq not in ahead
         ]
+        failure: OSError | None = None
         try:
             written = self.log.append(records) if records else 0
-        except OSError as exc:
-            if self.disk_error is None:
-                log.error("%s: cannot write the buffer (%s); keeping it in memory", self.name, exc)
-            self.disk_error = f"cannot write the buffer: {exc}"
-            if self._memory_bytes > min(MEMORY_LIMIT, self.max_bytes):
-                self._make_room()
-            return 0
-        if self.disk_error is not None:
-            log.warning("%s: the buffer can be written again", self.name)
-            self.disk_error = None
+        except AppendError as exc:
+            failure, written = exc, exc.written
+            # The records stored are on disk; memory keeps the rest, in order, for next time.
+            count = 0
+            if exc.stored:
+                last = records[exc.stored - 1].seq
+                while count < len(memory) and memory[count].seq <= last:
+                    count += 1
+        except OSError as exc:  # not from a write: nothing was stored
+            failure, written, count = exc, 0, 0
         for _ in range(count):
             self._memory_bytes -= memory.popleft().size
+        self.bytes_written += written
+        if failure is not None:
+            if self.disk_error is None:
+                log.error(
+                    "%s: cannot write the buffer (%s); keeping %d bytes in memory, retrying",
+                    self.name,
+                    failure,
+                    self._memory_bytes,
+                )
+            self.disk_error = f"cannot write the buffer: {failure}"
+            if self._memory_bytes > min(MEMORY_LIMIT, self.max_bytes):
+                self._make_room()
+            return written
+        self._disk_recovered()
         if self.log.size > self.max_bytes:  # the sinks' size estimates were a little short
             self._make_room()
         if self._reader is not None and self._next_send < self._next_seq:
             self._close_reader()
-        self.bytes_written += written
         return written
+
+    def _disk_recovered(self) -> None:
+        if self.disk_error is not None:
+            log.warning("%s: the buffer can be written again (was: %s)", self.name, self.disk_error)
+            self.disk_error = None
 
     def _save_cursor(self, force: bool = False) -> None:
         try:
-            self.bytes_written += self.log.save_cursor(self._acked, force)
+            written = self.log.save_cursor(self._acked, force)
+            self.bytes_written += written
+            if written and self.disk_error is not None and not self._memory_waiting():
+                self._disk_recovered()
         except OSError as exc:
             if self.disk_error is None:
                 log.error("%s: cannot save the delivery cursor: %s", self.name, exc)
             self.disk_error = f"cannot save the delivery cursor: {exc}"
         for seq in [s for s in self._ahead if s < self._acked]:
             del self._ahead[seq]
+
+    def _memory_waiting(self) -> bool:
+        """Whether memory holds items that should have gone to disk by now."""
+        return bool(self._memory) and self._memory[0].born < time.monotonic() - self.max_unsaved
 
     def _make_room(self) -> None:
         """Drop the oldest data until the outbox fits its bounds again."""
