@@ -1,12 +1,17 @@
 """The OPC UA adapter behind the core's interface (`gateway.adapter.Adapter`, `Browser`).
 
 Test reads and browses open a session of their own, so a running device keeps its
-subscription undisturbed; each is bounded in time.
+subscription undisturbed; each is bounded in time. They share a small pool per endpoint
+(`PROBE_SESSIONS` at once, the rest wait their turn within their time budget): a machine's
+server may allow as few as 10 sessions, and a page full of browse clicks, or a client in a
+loop, must never use them up and lock the running poller out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from gateway.adapter import AdapterContext, BrowsedNode, Publisher
 from gateway.config.models import OpcUaDevice
@@ -18,6 +23,9 @@ from .browse import browse
 from .errors import BadNode, ConnectFailed, wrapped
 from .poller import OpcUaPoller
 from .session import open_session
+
+PROBE_SESSIONS = 2
+"""Test-read and browse sessions open at once per endpoint, beside each device's own."""
 
 
 class _Discard:
@@ -36,6 +44,22 @@ class OpcUaAdapter:
     def __init__(self, context: AdapterContext) -> None:
         self.trust_dir = context.state_dir / "opcua-trust"
         """Server certificates trusted on first use (`/var/lib/gerbang/opcua-trust`)."""
+        self._pools: dict[str, asyncio.Semaphore] = {}
+        self.probes_open = 0
+        """Test-read and browse sessions open now, every endpoint together."""
+        self.probes_peak = 0
+        """The most that were ever open at once (status and tests)."""
+
+    @contextlib.asynccontextmanager
+    async def _probe_slot(self, endpoint: str) -> AsyncIterator[None]:
+        pool = self._pools.setdefault(endpoint, asyncio.Semaphore(PROBE_SESSIONS))
+        async with pool:
+            self.probes_open += 1
+            self.probes_peak = max(self.probes_peak, self.probes_open)
+            try:
+                yield
+            finally:
+                self.probes_open -= 1
 
     def poller(
         self, device: OpcUaDevice, publisher: Publisher, status: DeviceStatus
@@ -53,7 +77,7 @@ class OpcUaAdapter:
         )
         budget = device.timeout * 4 + 2.0
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(budget), self._probe_slot(device.endpoint):
                 return await poller.read_once()
         except TimeoutError:
             raise ConnectFailed(
@@ -67,7 +91,10 @@ class OpcUaAdapter:
         except NodeIdError as exc:
             raise BadNode(str(exc)) from None
         try:
-            async with asyncio.timeout(device.timeout * 4 + 20.0):
+            async with (
+                asyncio.timeout(device.timeout * 4 + 20.0),
+                self._probe_slot(device.endpoint),
+            ):
                 session = await open_session(device, self.trust_dir)
                 try:
                     async with wrapped(device.endpoint):

@@ -290,3 +290,20 @@ def test_status_text_names_the_code() -> None:
 
     text = status_text(ua.StatusCode(ua.StatusCodes.BadNodeIdUnknown))
     assert text.startswith("BadNodeIdUnknown (")
+
+
+async def test_test_reads_and_browses_share_a_small_pool_per_endpoint(server, tmp_path) -> None:
+    from adapters.opcua.adapter import PROBE_SESSIONS, OpcUaAdapter
+    from gateway.adapter import AdapterContext
+
+    adapter = OpcUaAdapter(AdapterContext(state_dir=tmp_path))
+    device = OpcUaDevice.model_validate(
+        {"id": "roaster-1", "protocol": "opcua", "endpoint": server.endpoint, "signals": SIGNALS}
+    )
+    asks = [adapter.test_read(device) for _ in range(6)]
+    asks += [adapter.browse(device, "i=85", 1) for _ in range(6)]
+    results = await asyncio.gather(*asks)
+    assert all(results), "every caller got its answer, in turn"
+    assert {s.signal: s.value for s in results[0]} == EXPECTED
+    assert 1 <= adapter.probes_peak <= PROBE_SESSIONS
+    assert adapter.probes_open == 0
