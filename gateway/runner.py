@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+from gateway import loop_errors
 from gateway.config.models import Config
 from gateway.notify import Notifier
 from gateway.service import Gateway
@@ -52,6 +53,7 @@ async def run_gateway(
 ) -> int:
     """Run until SIGTERM/SIGINT (or until `stop` is set); return the process exit code."""
     loop = asyncio.get_running_loop()
+    loop_errors.install(loop)
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)

@@ -96,9 +96,10 @@ class ModbusLink:
             raise ExceptionResponse(response.exception_code, table, address, count, unit)
         if table in ("holding", "input"):
             registers = response.registers
-            if len(registers) < count:
+            if len(registers) != count:
                 raise NoResponse(
-                    f"unit {unit} on {self.key} answered {len(registers)} of {count} registers"
+                    f"unit {unit} on {self.key} answered {len(registers)} registers "
+                    f"where {count} were asked for"
                 )
             return registers
         return response.bits[:count]
