@@ -24,6 +24,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from .issues import ConfigError, ConfigIssue, format_path, sorted_issues
+from .limits import InputTooComplex, check_data
 from .messages import translate
 from .models import Config
 from .rules import RULE_ERROR, Loc, reference_issues
@@ -163,8 +164,13 @@ def load_config_apart(path: str | Path) -> Config:
 def validate_data(data: object) -> Config:
     """Validate already-parsed data (JSON from the HTTP API): the same messages, no lines.
 
-    No `${VAR}` substitution: that belongs to files. Raises ConfigError.
+    No `${VAR}` substitution: that belongs to files. Data nested deeper than
+    `limits.MAX_DEPTH` is refused before it is walked. Raises ConfigError.
     """
+    try:
+        check_data(data)
+    except InputTooComplex as exc:
+        raise ConfigError([ConfigIssue(None, None, "", exc.message)]) from exc
     return _validate(data, None, None)
 
 

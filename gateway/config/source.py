@@ -25,6 +25,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .limits import InputTooComplex, scan_yaml
 from .rules import Loc
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -214,10 +215,16 @@ def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
     With `env` None, `${VAR}` references are kept as written (the HTTP API shows them so).
     The C parser (ruamel.yaml.clib) composes the document when it is installed; on a syntax
     error the pure-Python parser reads it again, for its more precise message.
+
+    First `limits.scan_yaml` bounds the nesting depth and the alias expansion, before anything
+    recursive sees the text (the YamlProblem then says `nesting deeper than 64 levels`).
     """
     yaml = YAML(typ="safe", pure=not _HAVE_C)
     try:
+        scan_yaml(text)
         node = yaml.compose(text)
+    except InputTooComplex as exc:
+        raise YamlProblem(exc.message, exc.line) from exc
     except YAMLError as exc:
         try:
             YAML(typ="rt").load(text)

@@ -33,6 +33,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from .issues import ConfigError, ConfigIssue, format_path
+from .limits import InputTooComplex, check_data
 from .loader import load_config, load_config_apart, parse_config_text
 from .models import Config
 from .rules import Loc
@@ -186,6 +187,10 @@ class ConfigStore:
             raise ConfigError(
                 [ConfigIssue(None, None, "", "expected a JSON object (version: 1, gateway: ...)")]
             )
+        try:
+            check_data(data)  # before anything below walks it recursively
+        except InputTooComplex as exc:
+            raise ConfigError([ConfigIssue(None, None, "", exc.message)]) from exc
         data, problems = unmask_secrets(data, self.raw)
         if problems:
             raise ConfigError([ConfigIssue(None, None, format_path(loc), m) for loc, m in problems])
