@@ -6,6 +6,9 @@ and the rest of the gateway expect) and keep a map from each location (`("device
 "host")`) to its 1-based line, so that an error found later by validation can be shown at its
 line.
 
+A value filled from the environment is remembered with its written form (`Document.filled`) so
+that messages can name `${MQTT_PASSWORD}` instead of showing what it holds.
+
 Environment variables are substituted in string values after parsing, so that a value with YAML
 syntax in it (a password with `: ` or `#`) cannot change the structure of the file:
 `${NAME}` (an error when NAME is unset), `${NAME:-default}` (the default when NAME is unset or
@@ -49,6 +52,10 @@ class Document:
     lines: dict[Loc, int] = field(default_factory=dict)
     env_problems: list[tuple[Loc, str]] = field(default_factory=list)
     """Unset variables and malformed references, at the location of the value holding them."""
+    filled: dict[Loc, tuple[str, str]] = field(default_factory=dict)
+    """Values that `${VAR}` references filled in: location -> (value, text as written). The
+    loader shows the text as written in its messages: a value from the environment may be a
+    secret, and the variable's name is what the technician can act on."""
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc`, or of its nearest written parent (a missing key: its mapping)."""
@@ -203,6 +210,8 @@ class _Builder:
                 return value
             filled, problems = substitute(value, self.env)
             self.doc.env_problems += [(loc, problem) for problem in problems]
+            if filled != value:
+                self.doc.filled[loc] = (filled, value)
             return filled
         if isinstance(value, dt.datetime | dt.date):
             return value.isoformat()
