@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import sys
 import threading
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from .issues import ConfigError, ConfigIssue, format_path, sorted_issues
+from .limits import InputTooComplex, check_data
 from .messages import translate
 from .models import Config
 from .rules import RULE_ERROR, Loc, reference_issues
@@ -66,7 +68,9 @@ def _validate(data: object, doc: Document | None, filename: str | None) -> Confi
             for loc, message in problems
             if not any(loc[: len(env_loc)] == env_loc for env_loc in env_locs)
         ]
-        problems = doc.env_problems + problems
+        problems = doc.env_problems + [
+            (loc, _as_written(message, loc, doc.filled)) for loc, message in problems
+        ]
     if problems:
         raise ConfigError(
             sorted_issues(
@@ -81,6 +85,31 @@ def _validate(data: object, doc: Document | None, filename: str | None) -> Confi
         )
     assert config is not None  # no problems means the model validated
     return config
+
+
+def _as_written(message: str, loc: Loc, filled: Mapping[Loc, tuple[str, str]]) -> str:
+    """`message` with each value `${VAR}` filled in at or around `loc` shown as written.
+
+    Longest value first; a value under 4 characters only as a whole word (a value `5` leaves
+    `65535` alone; so short a value is no secret anyway).
+    """
+    if not filled:
+        return message
+    near = [
+        pair
+        for where, pair in filled.items()
+        if where[: len(loc)] == loc or loc[: len(where)] == where
+    ]
+    for value, written in sorted(near, key=lambda pair: -len(pair[0])):
+        if len(value) >= 4:
+            message = message.replace(value, written)
+        elif value:
+            message = re.sub(
+                rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])",
+                lambda _match, text=written: text,
+                message,
+            )
+    return message
 
 
 def parse_config_text(
@@ -163,8 +192,13 @@ def load_config_apart(path: str | Path) -> Config:
 def validate_data(data: object) -> Config:
     """Validate already-parsed data (JSON from the HTTP API): the same messages, no lines.
 
-    No `${VAR}` substitution: that belongs to files. Raises ConfigError.
+    No `${VAR}` substitution: that belongs to files. Data nested deeper than
+    `limits.MAX_DEPTH` is refused before it is walked. Raises ConfigError.
     """
+    try:
+        check_data(data)
+    except InputTooComplex as exc:
+        raise ConfigError([ConfigIssue(None, None, "", exc.message)]) from exc
     return _validate(data, None, None)
 
 

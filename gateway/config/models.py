@@ -15,6 +15,7 @@ extended by the device's own, so nothing downstream needs to know profiles exist
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -29,7 +30,16 @@ from pydantic import (
 )
 
 from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error
-from .types import Duration, Size, number_text
+from .types import (
+    DURATION_OUT,
+    DURATION_SCHEMA,
+    SIZE_OUT,
+    SIZE_SCHEMA,
+    check_port,
+    duration_between,
+    number_text,
+    size_between,
+)
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 """Gateway and device ids: they name MQTT topic levels and InfluxDB tags."""
@@ -37,6 +47,45 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 """Signal names: MQTT topic levels and InfluxDB field keys."""
 LEVEL_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$"
 """ISA-95 levels (site, area, line): empty, or one topic level."""
+
+# The real range of every duration and size (config/README.md "Limits" lists them). A value the
+# validator accepts must never stop the gateway from starting or make a loop spin.
+Interval = Annotated[
+    float,
+    duration_between(0.01, 86_400, "a device is polled at most every 10 ms, at least daily"),
+    DURATION_OUT,
+    DURATION_SCHEMA,
+]
+Timeout = Annotated[
+    float,
+    duration_between(0.01, 600, "the longest one request may take"),
+    DURATION_OUT,
+    DURATION_SCHEMA,
+]
+Heartbeat = Annotated[
+    float,
+    duration_between(0.01, 86_400, "the longest an unchanged value goes unpublished"),
+    DURATION_OUT,
+    DURATION_SCHEMA,
+]
+Keepalive = Annotated[
+    float,
+    duration_between(1, 65_535, "MQTT counts it in whole seconds, 1 to 65535"),
+    DURATION_OUT,
+    DURATION_SCHEMA,
+]
+FlushInterval = Annotated[
+    float,
+    duration_between(0.001, 60, "the longest a point waits for its batch"),
+    DURATION_OUT,
+    DURATION_SCHEMA,
+]
+BufferSize = Annotated[
+    int,
+    size_between(1_000_000, 1_000_000_000_000, "the disk the buffer may use"),
+    SIZE_OUT,
+    SIZE_SCHEMA,
+]
 
 RegisterTable = Literal["holding", "input"]
 Table = Literal["coil", "discrete", "holding", "input"]
@@ -87,6 +136,7 @@ class ApiConfig(Strict):
 
     enabled: bool = True
     listen: str = Field("127.0.0.1:8080", pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$")
+    """host:port to listen on; the port 1..65535."""
     tokens: list[ApiToken] = Field(default_factory=list)
     read_requires_token: bool = False
     """Also require a token for reads (status, values, config, metrics); /healthz and /readyz
@@ -95,6 +145,12 @@ class ApiConfig(Strict):
     """PEM certificate (chain) file: the API then speaks HTTPS only."""
     tls_key: str | None = None
     """PEM private key of `tls_cert`."""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_port(cls, value: str) -> str:
+        check_port(value.rpartition(":")[2])
+        return value
 
     @model_validator(mode="after")
     def _cert_and_key_together(self) -> ApiConfig:
@@ -131,7 +187,7 @@ class MqttConfig(Strict):
     """The MQTT sink (SPEC "MQTT")."""
 
     enabled: bool = True
-    host: str = "127.0.0.1"
+    host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(1883, ge=1, le=65535)
     client_id: str | None = None
     username: str | None = None
@@ -141,7 +197,7 @@ class MqttConfig(Strict):
     retain: bool = True
     topic_prefix: str = Field("factory", pattern=r"^[^#+\s]*$")
     mode: Literal["per_signal", "per_device"] = "per_signal"
-    keepalive: Duration = 30.0
+    keepalive: Keepalive = 30.0
     max_inflight: int = Field(50, ge=1, le=1000)
 
 
@@ -159,12 +215,31 @@ class InfluxConfig(Strict):
     username: str | None = None
     password: SecretStr | None = None
     batch_size: int = Field(5000, ge=1, le=100_000)
-    flush_interval: Duration = 0.5
+    flush_interval: FlushInterval = 0.5
     """The longest a point waits for its batch; below the buffer's 0.75 s, so that a healthy
     database never costs a write to the SD card."""
-    timeout: Duration = 10.0
+    timeout: Timeout = 10.0
     gzip: bool = False
     """Compress writes: worth it on a slow uplink (a cellular modem), not on a LAN."""
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"'{value}' is not an InfluxDB URL; write http://HOST:PORT (or https://)"
+            )
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(
+                f"the port of '{value}' is out of range: ports are 1 to 65535 "
+                "(InfluxDB listens on 8086)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _api_fields(self) -> InfluxConfig:
@@ -186,7 +261,7 @@ class BufferConfig(Strict):
     """Where the store-and-forward buffer keeps data, and how much it may hold."""
 
     path: str = "/var/lib/gerbang/buffer"
-    max_size: Size = 1_000_000_000
+    max_size: BufferSize = 1_000_000_000
 
 
 class SignalBase(Strict):
@@ -194,8 +269,8 @@ class SignalBase(Strict):
 
     name: str = Field(pattern=NAME_PATTERN, max_length=64)
     unit: str | None = Field(None, max_length=32)
-    deadband: float | None = Field(None, ge=0)
-    heartbeat: Duration = 60.0
+    deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
+    heartbeat: Heartbeat = 60.0
 
 
 class ModbusSignal(SignalBase):
@@ -209,8 +284,8 @@ class ModbusSignal(SignalBase):
     word_order: Order = "big"
     bit: int | None = Field(None, ge=0, le=15)
     length: int | None = Field(None, ge=1, le=125)
-    scale: float = 1.0
-    offset: float = 0.0
+    scale: float = Field(1.0, allow_inf_nan=False)
+    offset: float = Field(0.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _consistent(self) -> ModbusSignal:
@@ -301,8 +376,8 @@ class DeviceBase(Strict):
 
     id: str = Field(pattern=ID_PATTERN, max_length=64)
     enabled: bool = True
-    interval: Duration = 1.0
-    timeout: Duration = 1.0
+    interval: Interval = 1.0
+    timeout: Timeout = 1.0
     measurement: str = Field("machine", min_length=1, max_length=64)
     profile: str | None = None
 
@@ -385,6 +460,19 @@ class OpcUaDevice(DeviceBase):
     password: SecretStr | None = None
     subscribe: bool = True
     signals: list[OpcUaSignal] = Field(default_factory=list)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_port(cls, value: str) -> str:
+        authority = value[len("opc.tcp://") :].partition("/")[0]
+        host, colon, port = authority.rpartition(":")
+        if not colon or port.endswith("]"):  # no port (4840), or an IPv6 address alone
+            host, port = authority, ""
+        if not host:
+            raise ValueError(f"'{value}' names no host; write opc.tcp://HOST:PORT")
+        if port:
+            check_port(port)
+        return value
 
 
 Device = Annotated[ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice, Field(discriminator="protocol")]

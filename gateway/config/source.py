@@ -6,6 +6,9 @@ and the rest of the gateway expect) and keep a map from each location (`("device
 "host")`) to its 1-based line, so that an error found later by validation can be shown at its
 line.
 
+A value filled from the environment is remembered with its written form (`Document.filled`) so
+that messages can name `${MQTT_PASSWORD}` instead of showing what it holds.
+
 Environment variables are substituted in string values after parsing, so that a value with YAML
 syntax in it (a password with `: ` or `#`) cannot change the structure of the file:
 `${NAME}` (an error when NAME is unset), `${NAME:-default}` (the default when NAME is unset or
@@ -25,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .limits import InputTooComplex, scan_yaml
 from .rules import Loc
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -48,6 +52,10 @@ class Document:
     lines: dict[Loc, int] = field(default_factory=dict)
     env_problems: list[tuple[Loc, str]] = field(default_factory=list)
     """Unset variables and malformed references, at the location of the value holding them."""
+    filled: dict[Loc, tuple[str, str]] = field(default_factory=dict)
+    """Values that `${VAR}` references filled in: location -> (value, text as written). The
+    loader shows the text as written in its messages: a value from the environment may be a
+    secret, and the variable's name is what the technician can act on."""
 
     def line_of(self, loc: Loc) -> int | None:
         """The line of `loc`, or of its nearest written parent (a missing key: its mapping)."""
@@ -202,6 +210,8 @@ class _Builder:
                 return value
             filled, problems = substitute(value, self.env)
             self.doc.env_problems += [(loc, problem) for problem in problems]
+            if filled != value:
+                self.doc.filled[loc] = (filled, value)
             return filled
         if isinstance(value, dt.datetime | dt.date):
             return value.isoformat()
@@ -214,10 +224,16 @@ def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
     With `env` None, `${VAR}` references are kept as written (the HTTP API shows them so).
     The C parser (ruamel.yaml.clib) composes the document when it is installed; on a syntax
     error the pure-Python parser reads it again, for its more precise message.
+
+    First `limits.scan_yaml` bounds the nesting depth and the alias expansion, before anything
+    recursive sees the text (the YamlProblem then says `nesting deeper than 64 levels`).
     """
     yaml = YAML(typ="safe", pure=not _HAVE_C)
     try:
+        scan_yaml(text)
         node = yaml.compose(text)
+    except InputTooComplex as exc:
+        raise YamlProblem(exc.message, exc.line) from exc
     except YAMLError as exc:
         try:
             YAML(typ="rt").load(text)

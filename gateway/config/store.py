@@ -8,8 +8,10 @@ replaced by `"***"`.
 A change (`prepare`, then `commit`) is validated exactly as `gerbang check` validates the file:
 the new data is written out as YAML text and loaded back with the same loader, so messages,
 paths and `${VAR}` handling are identical. A `"***"` sent back where a secret was keeps the
-secret (a read-modify-write round trip). `commit` writes atomically: a temporary file in the same
-folder, fsync, the previous file kept as `FILE.bak`, rename, fsync of the folder.
+secret (a read-modify-write round trip), but only while the secret's destination (host, port,
+url, endpoint, username beside it) stays as written: re-pointed, it must be given again.
+`commit` writes atomically: a temporary file in the same folder, fsync, the previous file kept
+as `FILE.bak`, rename, fsync of the folder.
 
 Exceptions:
 
@@ -33,6 +35,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from .issues import ConfigError, ConfigIssue, format_path
+from .limits import InputTooComplex, check_data
 from .loader import load_config, load_config_apart, parse_config_text
 from .models import Config
 from .rules import Loc
@@ -41,6 +44,12 @@ from .source import YamlProblem, parse_yaml
 MASK = "***"
 SECRET_KEYS = frozenset({"password", "token", "sha256"})
 """Keys whose values are secrets wherever they appear (tests check every SecretStr is named)."""
+DESTINATION_KEYS = ("host", "port", "url", "endpoint", "username")
+"""Keys beside a secret that say where it is sent: `"***"` keeps a secret only while they stay
+as they were, so that re-pointing mqtt.host (or a URL, an endpoint) at another listener never
+hands it the current password. Checked as written (`${VAR}` references compared as text)."""
+KEPT_WITHOUT_DESTINATION = frozenset({"sha256"})
+"""Secrets that are never sent anywhere (a token's digest): `"***"` keeps them regardless."""
 _REFERENCE_ONLY = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 """A value that is only `${NAME}`: the name is no secret, so it is shown as written."""
 
@@ -102,7 +111,23 @@ def unmask_secrets(new: Any, old: Any, loc: Loc = ()) -> tuple[Any, list[tuple[L
                             "give the value",
                         )
                     )
+                elif key not in KEPT_WITHOUT_DESTINATION:
+                    moved = _moved(new, old)
+                    if moved:
+                        problems.append((here, _moved_message(key, moved)))
                 out[key] = previous
+            elif (
+                key in SECRET_KEYS
+                and key not in KEPT_WITHOUT_DESTINATION
+                and isinstance(value, str)
+                and _REFERENCE_ONLY.match(value)
+                and value == previous
+                and _moved(new, old)
+            ):
+                # The same `${VAR}` as before is the same secret as "***": just as unsafe to
+                # send to a listener the change just pointed it at.
+                problems.append((here, _moved_message(key, _moved(new, old), value)))
+                out[key] = value
             else:
                 out[key], found = unmask_secrets(value, previous, here)
                 problems += found
@@ -116,6 +141,31 @@ def unmask_secrets(new: Any, old: Any, loc: Loc = ()) -> tuple[Any, list[tuple[L
             problems += found
         return items, problems
     return new, problems
+
+
+def _moved(new: dict[Any, Any], old: object) -> list[str]:
+    """The destination keys whose written values differ between `new` and `old`."""
+    before = old if isinstance(old, dict) else {}
+    return [key for key in DESTINATION_KEYS if _as_text(new.get(key)) != _as_text(before.get(key))]
+
+
+def _as_text(value: object) -> str | None:
+    """A written value for comparison: `1883` and `"1883"` are the same port."""
+    return None if value is None else str(value)
+
+
+def _moved_message(key: str, moved: list[str], kept: str = MASK) -> str:
+    changed = " and ".join(moved)
+    verb = "changes" if len(moved) == 1 else "change"
+    fix = (
+        f"give the {key} again"
+        if kept == MASK
+        else f"give the {key} itself, or make this change in the file on the gateway"
+    )
+    return (
+        f"'{kept}' keeps the current {key} only for the same destination, and {changed} "
+        f"{verb} here: {fix} (the current one is not sent to a new listener)"
+    )
 
 
 def dump_yaml(data: object) -> str:
@@ -186,6 +236,10 @@ class ConfigStore:
             raise ConfigError(
                 [ConfigIssue(None, None, "", "expected a JSON object (version: 1, gateway: ...)")]
             )
+        try:
+            check_data(data)  # before anything below walks it recursively
+        except InputTooComplex as exc:
+            raise ConfigError([ConfigIssue(None, None, "", exc.message)]) from exc
         data, problems = unmask_secrets(data, self.raw)
         if problems:
             raise ConfigError([ConfigIssue(None, None, format_path(loc), m) for loc, m in problems])

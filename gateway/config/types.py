@@ -81,7 +81,7 @@ def parse_size(value: object) -> int:
 
 def format_size(size: int) -> str:
     """The text form of a size, for writing config back out."""
-    for unit, factor in (("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
+    for unit, factor in (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("KB", 1000)):
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return f"{size}B"
@@ -98,18 +98,59 @@ def number_text(value: object) -> object:
     return value
 
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["250ms", "1s", "2m"]}),
-]
+DURATION_OUT = PlainSerializer(format_duration, return_type=str)
+"""Durations are written back out as text (`250ms`), the way they are read."""
+DURATION_SCHEMA = WithJsonSchema({"type": "string", "examples": ["250ms", "1s", "2m"]})
+SIZE_OUT = PlainSerializer(format_size, return_type=str)
+SIZE_SCHEMA = WithJsonSchema({"type": "string", "examples": ["500MB", "1GB"]})
+
+Duration = Annotated[float, BeforeValidator(parse_duration), DURATION_OUT, DURATION_SCHEMA]
 """A duration in seconds, written in config as `250ms`, `1s`, `2m`."""
 
-Size = Annotated[
-    int,
-    BeforeValidator(parse_size),
-    PlainSerializer(format_size, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["500MB", "1GB"]}),
-]
+
+def duration_between(low: float, high: float, why: str = "") -> BeforeValidator:
+    """The validator of a duration field whose range is `low`..`high` seconds (both included).
+
+    Use it in place of Duration's parser: `Annotated[float, duration_between(0.01, 600),
+    DURATION_OUT, DURATION_SCHEMA]`. The message gives the range in the config's own units and,
+    with `why`, what the bound is about: `'0ms' is out of range: write 10ms to 24h (...)`.
+    """
+    reason = f" ({why})" if why else ""
+    where = f"write {_exact_duration(low)} to {_exact_duration(high)}"
+
+    def check(value: object) -> float:
+        seconds = parse_duration(value)
+        if not low <= seconds <= high:
+            raise ValueError(f"'{str(value).strip()}' is out of range: {where}{reason}")
+        return seconds
+
+    return BeforeValidator(check)
+
+
+def _exact_duration(seconds: float) -> str:
+    return format_duration(seconds) if seconds >= 0.001 else f"{seconds * 1000:g}ms"
+
+
+def size_between(low: int, high: int, why: str = "") -> BeforeValidator:
+    """The validator of a size field whose range is `low`..`high` bytes (both included)."""
+    reason = f" ({why})" if why else ""
+    where = f"write {format_size(low)} to {format_size(high)}"
+
+    def check(value: object) -> int:
+        size = parse_size(value)
+        if not low <= size <= high:
+            raise ValueError(f"'{str(value).strip()}' is out of range: {where}{reason}")
+        return size
+
+    return BeforeValidator(check)
+
+
+def check_port(text: str) -> int:
+    """The port number in `text` (digits), or ValueError giving the valid range."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"port {text or '(none)'} is out of range: ports are 1 to 65535")
+    return int(text)
+
+
+Size = Annotated[int, BeforeValidator(parse_size), SIZE_OUT, SIZE_SCHEMA]
 """A size in bytes, written in config as `500MB`, `1GB`."""

@@ -77,6 +77,37 @@ def test_run_with_an_invalid_config_exits_78(tmp_path: Path) -> None:
     assert "version" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("body", "line", "message"),
+    [
+        (
+            "api: {listen: '127.0.0.1:99999'}\n",
+            3,
+            "api.listen: port 99999 is out of range: ports are 1 to 65535",
+        ),
+        ("x: " + "[" * 30_000 + "]" * 30_000 + "\n", 3, "nesting deeper than 64 levels"),
+        (
+            "devices: [{id: d, protocol: modbus-tcp, host: 127.0.0.1, interval: 0ms}]\n",
+            3,
+            "devices[0].interval: '0ms' is out of range: write 10ms to 24h",
+        ),
+    ],
+    ids=["listen-port", "deep-nesting", "zero-interval"],
+)
+def test_config_bombs_and_ranges_are_config_errors_for_run_and_check(
+    tmp_path: Path, body: str, line: int, message: str
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(f"version: 1\ngateway: {{id: casting-01}}\n{body}")
+    checked = gerbang("check", "-c", str(path))
+    assert checked.returncode == 1, checked.stderr
+    assert checked.stdout.startswith(f"{path}:{line}: {message}"), checked.stdout
+    ran = gerbang("run", "-c", str(path))
+    assert ran.returncode == 78, ran.stderr
+    assert f"{path}:{line}: {message}" in ran.stderr
+    assert "Traceback" not in ran.stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_run_stops_cleanly_on_signal(tmp_path: Path, signum: int) -> None:
     path = tmp_path / "gateway.yaml"

@@ -271,6 +271,8 @@ def test_durations_sizes_and_numbers_explain_the_expected_form() -> None:
       - {id: Furnace 1, protocol: modbus-tcp, host: h, interval: 1 sec, unit: one}
     """)
     assert issues_of(text) == [
+        "gw.yaml:5: buffer.max_size: '100' is out of range: write 1MB to 1TB "
+        "(the disk the buffer may use)",
         "gw.yaml:7: mqtt.port: must be at most 65535, got 70000",
         "gw.yaml:8: mqtt.keepalive: '30' has no time unit; did you mean '30s' or '30ms'?",
         "gw.yaml:10: devices[0].id: 'Furnace 1' is not a valid id: use lowercase letters, "
