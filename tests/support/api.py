@@ -25,6 +25,7 @@ from gateway.config.store import ConfigStore
 from gateway.notify import Notifier
 from gateway.runner import run_gateway
 from gateway.service import Gateway
+from tests.support.modbus_server import RegisterBank
 from tests.support.mosquitto import free_port
 
 TOKEN = "test-token-0123456789abcdefghijklmnop"
@@ -47,6 +48,14 @@ def config_data(
         "buffer": {"path": str(tmp_path / "buffer")},
         "devices": devices,
     }
+
+
+def press_bank() -> RegisterBank:
+    """The registers a `press_device` reads: holding 0-2 = 1000, 2000, 3000 and input 0 = 42."""
+    registers = RegisterBank()
+    registers.set("holding", 0, [1000, 2000, 3000])
+    registers.set("input", 0, [42])
+    return registers
 
 
 def press_device(device_id: str, unit: int, port: int, **extra: Any) -> dict[str, Any]:
