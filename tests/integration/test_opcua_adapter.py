@@ -7,6 +7,7 @@ reconnects leak no tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from gateway.config.models import OpcUaDevice
 from gateway.config.nodeids import parse_node_id
 from gateway.model import BAD, DeviceState
 from tests.support.opcua_server import URI, OpcServer, make_pki
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +140,9 @@ async def test_reconnects_leak_no_tasks_or_sessions(server, reader) -> None:
         await reader.sink.wait_for(
             lambda r=round_: reader.good().get("temperature") == 100.0 + r, 15
         )
-    await asyncio.sleep(0.5)  # let the old sessions' tasks finish
+    # The old sessions' tasks finish shortly after the reconnect: wait for that (5 s at most).
+    with contextlib.suppress(TimeoutError):
+        await eventually(lambda: client_tasks() <= baseline, 5)
     assert client_tasks() <= baseline, "tasks left behind by old sessions"
 
 
