@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
-from tests.support.modbus_server import BankServer, RegisterBank
+from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto, Subscriber
 from tests.support.opcua_server import URI, OpcServer
 from tests.support.wait import eventually
@@ -41,21 +41,6 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 BASE = "factory/pasuruan/casting"
 WAIT_MS = 15_000
-
-
-def bank() -> RegisterBank:
-    registers = RegisterBank()
-    registers.set("holding", 0, [1000, 2000, 3000])
-    registers.set("input", 0, [42])
-    return registers
-
-
-@pytest.fixture
-async def modbus() -> AsyncIterator[BankServer]:
-    server = BankServer({1: bank(), 2: bank()})
-    await server.start_tcp()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
