@@ -24,6 +24,10 @@ from gateway.buffer import Outbox, OutboxStatus
 from gateway.model import Batch, StateChange
 from gateway.outage import Outage
 
+CLOSE_FLUSH_SHARE = 0.7
+"""Share of `close()`'s deadline a sink spends delivering its backlog (the rest: goodbye,
+disconnect, persisting what is left)."""
+
 
 @dataclass(slots=True)
 class SinkStatus:

@@ -38,14 +38,13 @@ from gateway.backoff import Backoff
 from gateway.buffer import Entry, Outbox, open_outbox
 from gateway.config.models import BufferConfig, GatewayIdentity, InfluxConfig
 from gateway.model import Batch, StateChange
-from gateway.sinks.base import SinkBase, first_of
+from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase, first_of
 from gateway.sinks.lineproto import LineEncoder
 
 log = logging.getLogger(__name__)
 
 PERMANENT = frozenset({400, 413, 422})
 """HTTP statuses that refuse the points themselves: sending them again cannot succeed."""
-CLOSE_FLUSH_SHARE = 0.7
 
 
 @dataclass(slots=True, frozen=True)

@@ -22,7 +22,7 @@ import pytest
 from gateway.backoff import Backoff
 from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
-from gateway.sinks.mqtt import MqttSink
+from gateway.sinks.mqtt import InFlight, MqttSink
 from tests.support.mosquitto import (
     PASSWORD,
     USER,
@@ -219,7 +219,7 @@ async def test_gateway_online_retained_and_last_will_when_the_link_dies(
         assert late.last(GATEWAY).retain and late.last(GATEWAY).json()["state"] == "online"
     # The TCP connection dies without a DISCONNECT (as when a cable is pulled): the broker
     # publishes the last will; the sink notices, reconnects and says online again.
-    sink._conn.client.socket().shutdown(2)
+    sink.socket().shutdown(2)
     await subscriber.wait_for(lambda: subscriber.last(GATEWAY).json()["state"] == "offline")
     will = subscriber.last(GATEWAY)
     assert will.json()["version"] == "9.9.9"
@@ -338,9 +338,8 @@ async def test_unacknowledged_in_flight_messages_are_sent_again(mosquitto, sinks
     mosquitto.pause()  # connection open, no PUBACK will come
     for i in range(30):
         sink.submit(scan("d", i, seq=i))
-    await eventually(lambda: len(sink._conn.inflight) == 10)
+    await eventually(lambda: sink.in_flight() == InFlight(sent=10, held_by_paho=10))
     assert sink.status().backlog == 30 and sink.status().delivered == 0
-    assert len(sink._conn.client._out_messages) == 10, "paho holds the window, no more"
     mosquitto.kill()  # the paused broker never read them
     await wait_refused(sink)
     assert sink.status().backlog == 30, "the 10 in flight are back in the queue"
@@ -389,9 +388,9 @@ async def test_a_burst_stays_within_the_window_and_arrives_in_order(mosquitto, s
         for i in range(count):
             sink.submit(Batch("d", i, [Sample("seq", i, GOOD, i)]))
         while sink.status().delivered < count:
-            conn = sink._conn
-            assert conn is not None
-            peak = max(peak, len(conn.inflight), len(conn.client._out_messages))
+            flight = sink.in_flight()
+            assert flight is not None
+            peak = max(peak, flight.sent, flight.held_by_paho)
             await asyncio.sleep(0.001)
             assert time.perf_counter() - started < 30, "burst not delivered within 30 s"
         rate = count / (time.perf_counter() - started)
