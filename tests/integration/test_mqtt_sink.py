@@ -28,6 +28,7 @@ from tests.support.mosquitto import (
     USER,
     Mosquitto,
     Subscriber,
+    free_port,
     make_certificates,
 )
 from tests.support.wait import eventually
@@ -45,17 +46,22 @@ def open_sink(
     buffer: Path,
     identity: GatewayIdentity = IDENTITY,
     max_bytes: int = 100_000_000,
+    backoff: Backoff | None = None,
 ) -> MqttSink:
-    """A sink with its buffer in `buffer`; short backoff so restart tests stay quick (the
-    production default starts at 1 s)."""
+    """A sink with its buffer in `buffer`; short backoff by default so restart tests stay
+    quick (the production default starts at 1 s and grows to 30 s)."""
     return MqttSink.open(
         config,
         identity,
         "9.9.9",
         BufferConfig(path=str(buffer)),
         max_bytes,
-        backoff=Backoff(initial=0.5, maximum=2.0),
+        backoff=backoff or Backoff(initial=0.5, maximum=2.0),
     )
+
+
+def mosquitto_config(broker: Mosquitto, **fields: Any) -> MqttConfig:
+    return MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
 
 
 class Sinks:
@@ -66,9 +72,13 @@ class Sinks:
         self.items: list[tuple[MqttSink, asyncio.Task[None]]] = []
 
     def start(self, broker: Mosquitto, max_bytes: int = 100_000_000, **fields: Any) -> MqttSink:
-        config = MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
+        return self.start_config(mosquitto_config(broker, **fields), max_bytes)
+
+    def start_config(
+        self, config: MqttConfig, max_bytes: int = 100_000_000, backoff: Backoff | None = None
+    ) -> MqttSink:
         buffer = self.tmp_path / f"buffer-{len(self.items)}"
-        sink = open_sink(config, buffer, max_bytes=max_bytes)
+        sink = open_sink(config, buffer, max_bytes=max_bytes, backoff=backoff)
         self.items.append((sink, asyncio.create_task(sink.run(), name="test mqtt sink")))
         return sink
 
@@ -441,3 +451,69 @@ async def test_tls_server_not_trusted_without_its_ca(tmp_path, sinks) -> None:
     finally:
         await sinks.close()
         broker.stop()
+
+
+# -- coming back, and restarts -----------------------------------------------------------------
+
+
+async def test_a_broker_that_returns_gets_its_data_within_seconds(tmp_path) -> None:
+    """Issue 19: with the production backoff grown long (here 20 s already), a broker that is
+    back is noticed by the port probe, not at the end of the backoff."""
+    broker = Mosquitto(tmp_path / "later")  # not started yet: nothing listens on its port
+    config = MqttConfig(host=broker.host, port=broker.port)
+    sink = MqttSink.open(
+        config,
+        IDENTITY,
+        "9.9.9",
+        BufferConfig(path=str(tmp_path / "buffer")),
+        10**7,
+        backoff=Backoff(initial=20.0, maximum=30.0),
+    )
+    task = asyncio.create_task(sink.run())
+    try:
+        sink.submit(scan("d", 1, seq=1))
+        await wait_refused(sink)
+        await asyncio.to_thread(broker.start)
+        started = time.monotonic()
+        await eventually(lambda: sink.status().delivered == 1, 5)
+        assert time.monotonic() - started < 5, "delivered within a few seconds"
+    finally:
+        await sink.close(deadline=2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        broker.stop()
+
+
+async def test_a_broker_that_refuses_is_not_hammered(mosquitto_auth, sinks) -> None:
+    """A broker that answers and refuses (a wrong password) is tried at the backoff's pace
+    only: the port probe never turns into a connect a second."""
+    config = mosquitto_config(mosquitto_auth, username=USER, password="wrong-pw")
+    backoff = Backoff(initial=3.0, maximum=3.0, jitter=0.1)  # >= 2.7 s between attempts
+    sink = sinks.start_config(config, backoff=backoff)
+
+    def connections() -> int:
+        """TCP connections the broker saw, probes included, but for its start-up check."""
+        return mosquitto_auth.log().count("New connection from") - 1
+
+    await eventually(lambda: connections() >= 1)
+    started = time.monotonic()
+    await eventually(lambda: connections() >= 3, 15)
+    assert time.monotonic() - started >= 5.0, mosquitto_auth.log()[-2000:]
+    assert "not authori" in (sink.status().last_error or "").lower()
+
+
+async def test_restarted_sinks_leave_no_task_behind(mosquitto, tmp_path) -> None:
+    """Closed and cancelled as the service restarts a sink, connected or not: every task the
+    sink made is done (a pending one is logged "Task was destroyed but it is pending")."""
+    before = asyncio.all_tasks()
+    dead = MqttConfig(host="127.0.0.1", port=free_port())
+    for round_, config in enumerate([mosquitto_config(mosquitto), dead] * 2):
+        holder = Sinks(tmp_path / f"round-{round_}")
+        sink = holder.start_config(config)
+        if config is dead:
+            await wait_refused(sink)
+        else:
+            await wait_connected(sink)
+        await holder.close()  # close(), then cancel run() at once
+        left = [t for t in asyncio.all_tasks() - before if not t.done()]
+        assert left == [], f"round {round_}: tasks left behind: {left}"
