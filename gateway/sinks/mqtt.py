@@ -33,9 +33,10 @@ gateway dies, and `offline` again from `close()` on a clean shutdown.
 
 Modules. This one is the sink (queueing, the in-flight window, reconnecting, closing);
 `mqtt_messages` the messages, their encoding and their framing on disk; `mqtt_link` the
-paho-thread bridge of one connection and the TLS set-up; `mqtt_errors` the one exception,
-`MqttError`, whose text says, for a technician, why a connection could not be made or was lost.
-`run()` catches it, keeps it as `last_error` and retries.
+paho-thread bridge of one connection, its in-flight bookkeeping and the TLS set-up;
+`portprobe` the port watch; `mqtt_errors` the one exception, `MqttError`, whose text says, for
+a technician, why a connection could not be made or was lost. `run()` catches it, keeps it as
+`last_error` and retries. `SinkBase` (`sinks.base`) holds what this sink shares with InfluxDB's.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import Batch, StateChange
 from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase
 from gateway.sinks.mqtt_errors import MqttError
-from gateway.sinks.mqtt_link import Connection, Will, broker_answers, connect, teardown
+from gateway.sinks.mqtt_link import Connection, Will, connect, teardown
 from gateway.sinks.mqtt_messages import (
     Encoder,
     Kind,
@@ -63,6 +64,7 @@ from gateway.sinks.mqtt_messages import (
     load_messages,
     message_size,
 )
+from gateway.sinks.portprobe import until_port_returns
 
 __all__ = ["InFlight", "Message", "MqttError", "MqttSink"]
 
@@ -70,8 +72,6 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 1.0
 """Seconds between bare TCP connects to a broker whose port did not answer."""
-PROBE_TIMEOUT = 1.0
-"""Seconds one such TCP connect may take."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,25 +194,13 @@ class MqttSink(SinkBase):
 
     async def _wait_to_reconnect(self, delay: float, watch: bool) -> None:
         """Wait `delay` s; with `watch`, end early once the broker's port starts answering."""
-        if not watch:
+        if watch:
+            config = self.config
+            await until_port_returns(
+                config.host, config.port, delay, self._probe_interval, self._stopping
+            )
+        else:
             await self._pause(delay)
-            return
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        dead = False
-        while not self._closing:
-            if await broker_answers(self.config.host, self.config.port, PROBE_TIMEOUT):
-                if dead:
-                    log.debug("mqtt: the broker's port answers again; connecting")
-                    return
-                # It answers already (a refusal, a blip): the backoff decides.
-                await self._pause(end - loop.time())
-                return
-            dead = True
-            remaining = end - loop.time()
-            if remaining <= 0:
-                return
-            await self._pause(min(self._probe_interval, remaining))
 
     async def _session(self) -> None:
         """One connection, from connect to loss or close."""
@@ -314,35 +302,14 @@ class MqttSink(SinkBase):
         return False
 
     def _take_acks(self, conn: Connection) -> None:
-        acks = conn.acks
-        inflight = conn.inflight
-        unacked = conn.unacked
-        outbox = self.outbox
-        delivered = 0
-        while acks:
-            message = inflight.pop(acks.popleft(), None)
-            if message is None:
-                continue
-            entry = message.entry
-            if entry is None:
-                continue
-            delivered += message.samples
-            left = unacked.get(entry.seq, 0) - 1
-            if left > 0:
-                unacked[entry.seq] = left
-            else:
-                unacked.pop(entry.seq, None)
-                outbox.ack(entry)
-        self.delivered += delivered
+        self.delivered += conn.take_acks(self.outbox)
 
     def _requeue(self, conn: Connection) -> None:
         """The connection ended: what it did not deliver will be sent again, in order."""
         self._take_acks(conn)
-        for message in conn.inflight.values():
+        for message in conn.abandon():
             if message.kind is Kind.STATE:
                 self._states.setdefault(message.device, message)
-        conn.inflight.clear()
-        conn.unacked.clear()
         self._pending.clear()
         self.outbox.rewind()
         if len(self.outbox) or self._states:

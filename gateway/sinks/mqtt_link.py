@@ -8,8 +8,8 @@ and TLS handshake, DISCONNECT and joining the thread) go to the default executor
 loop never waits on the network. Each connection gets a fresh paho client with paho's own
 reconnect turned off: the sink decides when to connect again.
 
-`broker_answers` is the cheap check the sink makes while it waits to reconnect: a TCP connect
-to the broker's port, closed at once, nothing sent.
+How the sink waits to reconnect to a broker whose port did not answer is in
+`gateway.sinks.portprobe`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
+from gateway.buffer import Outbox
 from gateway.config.models import MqttConfig
 from gateway.sinks.mqtt_errors import (
     CONNECT_TIMEOUT,
@@ -79,6 +80,36 @@ class Connection:
             return False
         self.inflight[info.mid] = message
         return True
+
+    def take_acks(self, outbox: Outbox[list[Message]]) -> int:
+        """Process the acknowledgements paho reported: acknowledge in `outbox` each entry
+        whose messages all arrived; the number of samples delivered."""
+        acks = self.acks
+        inflight = self.inflight
+        unacked = self.unacked
+        delivered = 0
+        while acks:
+            message = inflight.pop(acks.popleft(), None)
+            if message is None:
+                continue
+            entry = message.entry
+            if entry is None:
+                continue
+            delivered += message.samples
+            left = unacked.get(entry.seq, 0) - 1
+            if left > 0:
+                unacked[entry.seq] = left
+            else:
+                unacked.pop(entry.seq, None)
+                outbox.ack(entry)
+        return delivered
+
+    def abandon(self) -> list[Message]:
+        """Forget what is in flight (the connection ended); the messages that were."""
+        messages = list(self.inflight.values())
+        self.inflight.clear()
+        self.unacked.clear()
+        return messages
 
     def held_by_paho(self) -> int:
         """Messages in paho's own outgoing queue (sent or waiting, not yet acknowledged)."""
@@ -147,19 +178,6 @@ async def teardown(conn: Connection) -> None:
     client = conn.client
     client.on_connect = client.on_disconnect = client.on_publish = None
     await asyncio.get_running_loop().run_in_executor(None, _stop_client, client)
-
-
-async def broker_answers(host: str, port: int, timeout: float) -> bool:
-    """True when something accepts a TCP connection on `host`:`port` within `timeout` s."""
-    try:
-        async with asyncio.timeout(timeout):
-            _reader, writer = await asyncio.open_connection(host, port)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
 
 
 def _new_client(config: MqttConfig, client_id: str, will: Will) -> paho.Client:
