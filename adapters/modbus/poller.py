@@ -22,6 +22,7 @@ from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import ModbusDevice, ModbusSignal
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.outage import Outage
 from gateway.status import DeviceStatus
 
 from .codec import compile_block
@@ -50,7 +51,7 @@ class ModbusPoller:
         self._backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
         )
-        self._down_since: float | None = None
+        self._outage = Outage()
         self._last_error_published: str | None = None
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
 
@@ -166,15 +167,11 @@ class ModbusPoller:
         self._backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
-            if self._down_since is not None:
-                log.warning(
-                    "device %s: recovered after %.0f s",
-                    self.device.id,
-                    time.monotonic() - self._down_since,
-                )
+            down_for = self._outage.recovered()
+            if down_for is not None:
+                log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
             else:
                 log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
-            self._down_since = None
             if not status.signal_errors:
                 status.last_error = None
             self._set_state(DeviceState.ONLINE, None)
@@ -184,8 +181,7 @@ class ModbusPoller:
         status.polls_failed += 1
         message = f"device {self.device.id}: {error}" if self.device.id not in error else error
         status.last_error = message
-        if self._down_since is None:
-            self._down_since = time.monotonic()
+        if self._outage.failed(message):
             log.error("%s; retrying with backoff", message)
         else:
             log.debug("%s (still failing)", message)
