@@ -25,7 +25,7 @@ from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
 from gateway.outage import Outage
 from gateway.status import DeviceStatus
 
-from .codec import compile_block
+from .codec import BlockDecoder, compile_block
 from .errors import ExceptionResponse, ModbusError, NoResponse
 from .link import ModbusLink
 from .planner import ReadRequest, gap_addresses, minimum_requests, plan_reads, split_failed
@@ -46,7 +46,7 @@ class ModbusPoller:
         self._signals: list[ModbusSignal] = list(device.signals)
         self._avoid: set[tuple[str, int]] = set()
         self._isolate: set[int] = set()
-        self._plan: list[tuple[ReadRequest, object]] = []
+        self._plan: list[tuple[ReadRequest, BlockDecoder]] = []
         self._replan()
         self._backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
@@ -66,7 +66,7 @@ class ModbusPoller:
         self._plan = [(req, self._compile(req)) for req in requests]
         self.status.requests_per_scan = len(self._plan)
 
-    def _compile(self, req: ReadRequest) -> object:
+    def _compile(self, req: ReadRequest) -> BlockDecoder:
         members = [(i, self._signals[i]) for i in req.members]
         return compile_block(req.table, req.address, req.count, members)
 
@@ -122,7 +122,11 @@ class ModbusPoller:
         return samples
 
     async def _read_into(
-        self, req: ReadRequest, decoder: object, out: list[Sample | None], errors: dict[int, str]
+        self,
+        req: ReadRequest,
+        decoder: BlockDecoder,
+        out: list[Sample | None],
+        errors: dict[int, str],
     ) -> bool:
         """Read one block into `out`, splitting it on an exception. True if the plan changed."""
         try:
@@ -131,7 +135,7 @@ class ModbusPoller:
             if not exc.is_address_problem:
                 raise NoResponse(f"device {self.device.id}: {exc}") from exc
             return await self._split_and_retry(req, exc, out, errors)
-        decoder.decode(registers, now_ms(), out)  # type: ignore[attr-defined]
+        decoder.decode(registers, now_ms(), out)
         return False
 
     async def _split_and_retry(
