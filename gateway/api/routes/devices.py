@@ -1,0 +1,157 @@
+"""One device's config entry (read, add or replace, delete), a test read, and OPC UA browse.
+
+The ETag of a device is the whole config's: a change anywhere makes an If-Match stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from gateway.api import schemas
+from gateway.api.access import Reader, Writer
+from gateway.api.body import optional_json, read_json
+from gateway.api.deps import ChangesDep, GatewayDep, StoreDep
+from gateway.api.errors import ApiError
+from gateway.api.probe import browse_opcua, probe_device
+from gateway.api.routes.config import applied
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["devices"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Problem}}
+
+
+def _no_device(device_id: str) -> ApiError:
+    return ApiError(404, f"no device {device_id!r} in the config")
+
+
+@router.get(
+    "/api/v1/devices",
+    response_model=list[schemas.ConfigDocument],
+    dependencies=[Reader],
+    responses=schemas.READ_ERRORS,
+)
+async def list_devices(response: Response, store: StoreDep) -> list[dict[str, Any]]:
+    """Every device's entry as written (secrets as "***")."""
+    response.headers["ETag"] = store.etag
+    return [d for d in store.public().get("devices") or [] if isinstance(d, dict)]
+
+
+@router.get(
+    "/api/v1/devices/{device_id}",
+    response_model=schemas.ConfigDocument,
+    dependencies=[Reader],
+    responses={**schemas.READ_ERRORS, **NOT_FOUND},
+)
+async def get_device(device_id: str, response: Response, store: StoreDep) -> dict[str, Any]:
+    """One device's entry as written (secrets as "***"); the ETag is the whole config's."""
+    device = store.public_device(device_id)
+    if device is None:
+        raise _no_device(device_id)
+    response.headers["ETag"] = store.etag
+    return device
+
+
+@router.put(
+    "/api/v1/devices/{device_id}",
+    response_model=schemas.Applied,
+    responses=schemas.CHANGE_ERRORS,
+)
+async def put_device(
+    device_id: str,
+    request: Request,
+    response: Response,
+    who: Writer,
+    store: StoreDep,
+    changes: ChangesDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> schemas.Applied:
+    """Add a device, or replace its entry: the same rules as PUT /api/v1/config."""
+    device = await read_json(request)
+    if isinstance(device, dict) and device.get("id", device_id) != device_id:
+        raise ApiError(
+            400, f"the body's id {device.get('id')!r} differs from the URL's {device_id!r}"
+        )
+    if not isinstance(device, dict):
+        raise ApiError(400, "expected a JSON object: one device's entry")
+    change = await changes.apply(lambda: store.with_device(device_id, device), if_match)
+    log.info("API: device %s written by token %s", device_id, who)
+    return applied(change, response)
+
+
+@router.delete(
+    "/api/v1/devices/{device_id}",
+    response_model=schemas.Applied,
+    responses={**schemas.CHANGE_ERRORS, **NOT_FOUND},
+)
+async def delete_device(
+    device_id: str,
+    response: Response,
+    who: Writer,
+    store: StoreDep,
+    changes: ChangesDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> schemas.Applied:
+    """Remove a device: it stops polling and its state becomes offline."""
+    if store.public_device(device_id) is None:
+        raise _no_device(device_id)
+    change = await changes.apply(lambda: store.without_device(device_id), if_match)
+    log.info("API: device %s deleted by token %s", device_id, who)
+    return applied(change, response)
+
+
+@router.post(
+    "/api/v1/devices/{device_id}/test",
+    response_model=schemas.DeviceTestOut,
+    responses={**schemas.CHANGE_ERRORS, **NOT_FOUND},
+)
+async def probe(
+    device_id: str,
+    request: Request,
+    _who: Writer,
+    gateway: GatewayDep,
+    store: StoreDep,
+    changes: ChangesDep,
+) -> schemas.DeviceTestOut:
+    """Read every signal of a device once and show each value or error, without touching
+    the running pipeline. With a body (a device entry), test that entry instead of the
+    configured one: validated as PUT would, nothing written."""
+    body = await optional_json(request)
+    if body is None:
+        device = store.config.device(device_id)
+        if device is None:
+            raise _no_device(device_id)
+    else:
+        if not isinstance(body, dict) or body.get("id", device_id) != device_id:
+            raise ApiError(400, "expected a JSON object: this device's entry")
+        candidate = await changes.validate(lambda: store.with_device(device_id, body))
+        device = candidate.config.device(device_id)
+        assert device is not None
+    return await probe_device(gateway, device)
+
+
+@router.get(
+    "/api/v1/devices/{device_id}/browse",
+    response_model=list[schemas.BrowseItemOut],
+    dependencies=[Reader],
+    responses={**schemas.READ_ERRORS, **NOT_FOUND, 502: {"model": schemas.Problem}},
+)
+async def browse_device(
+    device_id: str,
+    store: StoreDep,
+    gateway: GatewayDep,
+    node: Annotated[str, Query(max_length=500)] = "i=85",
+    depth: Annotated[int, Query(ge=1, le=5)] = 2,
+) -> list[schemas.BrowseItemOut]:
+    """The objects and variables of an OPC UA device below `node` (default: Objects), with
+    node ids ready for the config, data types and current values."""
+    device = store.config.device(device_id)
+    if device is None:
+        raise _no_device(device_id)
+    if device.protocol != "opcua":
+        raise ApiError(400, f"device {device_id!r} speaks {device.protocol}: only OPC UA browses")
+    found = await browse_opcua(gateway, device, node, depth)  # type: ignore[arg-type]
+    return [schemas.BrowseItemOut.model_validate(item, from_attributes=True) for item in found]

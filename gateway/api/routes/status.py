@@ -1,0 +1,74 @@
+"""What the gateway is doing: status, latest values, Prometheus metrics, live events, trends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.api import schemas
+from gateway.api.access import Reader
+from gateway.api.deps import GatewayDep, LiveDep
+from gateway.api.errors import ApiError
+from gateway.api.live import status_of
+
+router = APIRouter(tags=["status"], dependencies=[Reader], responses=schemas.READ_ERRORS)
+
+
+@router.get("/api/v1/status", response_model=schemas.StatusOut)
+async def status(gateway: GatewayDep) -> schemas.StatusOut:
+    """The gateway, every device and every sink."""
+    return status_of(gateway)
+
+
+@router.get("/api/v1/values", response_model=schemas.ValuesOut)
+async def values(gateway: GatewayDep) -> schemas.ValuesOut:
+    """The latest sample of every signal, by device then signal."""
+    return schemas.ValuesOut(
+        devices={
+            device: {
+                name: schemas.SampleOut(
+                    value=sample.value,
+                    quality=sample.quality.value,
+                    ts=sample.ts,
+                    unit=sample.unit,
+                    error=sample.error,
+                )
+                for name, sample in list(samples.items())
+            }
+            for device, samples in list(gateway.pipeline.latest.items())
+        }
+    )
+
+
+@router.get(
+    "/api/v1/events",
+    responses={503: {"model": schemas.Problem}},
+    response_class=StreamingResponse,
+)
+async def events(live: LiveDep) -> StreamingResponse:
+    """Server-sent events for live pages: `trends` once, then about every second `status`
+    (as GET /api/v1/status) and `values` (the samples that changed since the last event),
+    and `trend` (the newest trend point) every 5 s. At most 8 clients at once (503)."""
+    if live.full():
+        raise ApiError(503, "too many live pages are open; close one and try again")
+    return StreamingResponse(
+        live.stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/api/v1/trends")
+async def trends(live: LiveDep) -> dict[str, Any]:
+    """Every numeric signal's recent values: one point per `step_s` seconds over 10
+    minutes (`ts`: when each point was taken, ms; null where there was no number)."""
+    return live.trends.all()
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: devices, sinks, process memory and CPU."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
