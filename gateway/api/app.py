@@ -24,6 +24,7 @@ from gateway.api.handlers import install_error_handlers
 from gateway.api.live import Live
 from gateway.api.metrics import registry_for
 from gateway.api.openapi import install_openapi
+from gateway.api.rendered import RenderedConfig
 from gateway.api.routes import ROUTERS
 from gateway.api.routes.web import static_files
 from gateway.changes import ConfigChanges
@@ -44,6 +45,7 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
     app.state.store = store
     app.state.changes = ConfigChanges(gateway, store)
     app.state.live = Live(gateway)
+    app.state.rendered = RenderedConfig(store)
     app.state.registry = registry_for(gateway)
     install_error_handlers(app)
     for router in ROUTERS:

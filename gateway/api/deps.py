@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.api.live import Live
+from gateway.api.rendered import RenderedConfig
 from gateway.changes import ConfigChanges
 from gateway.config.store import ConfigStore
 from gateway.service import Gateway
@@ -40,7 +41,14 @@ def get_live(request: Request) -> Live:
     return live
 
 
+def get_rendered(request: Request) -> RenderedConfig:
+    """The running config as shown (secrets masked), cached per store revision."""
+    rendered: RenderedConfig = request.app.state.rendered
+    return rendered
+
+
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 StoreDep = Annotated[ConfigStore, Depends(get_store)]
 ChangesDep = Annotated[ConfigChanges, Depends(get_changes)]
 LiveDep = Annotated[Live, Depends(get_live)]
+RenderedDep = Annotated[RenderedConfig, Depends(get_rendered)]

@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from gateway.api.connections import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
+from gateway.api.rendered import render
+from gateway.config.store import dump_yaml
 from tests.support.api import RunningGateway, config_data, running_gateway
 
 pytestmark = pytest.mark.integration
@@ -67,3 +72,90 @@ async def test_a_client_that_sends_no_complete_request_is_disconnected(
     finally:
         writer.close()
         silent.close()
+
+
+def big_config(tmp_path: Path, devices: int = 40, signals: int = 100) -> dict[str, Any]:
+    """A config of `devices` x `signals` signals (disabled devices: nothing polls)."""
+    data = config_data(tmp_path, 1, [])
+    data["mqtt"]["enabled"] = False
+    data["devices"] = [
+        {
+            "id": f"press-{d}",
+            "protocol": "modbus-tcp",
+            "host": "127.0.0.1",
+            "port": 1,
+            "enabled": False,
+            "signals": [
+                {"name": f"s{s}", "table": "holding", "address": s, "unit": "degC"}
+                for s in range(signals)
+            ],
+        }
+        for d in range(devices)
+    ]
+    return data
+
+
+@contextlib.asynccontextmanager
+async def loop_stalls() -> AsyncIterator[list[float]]:
+    """The longest the event loop went without running a 5 ms ticker, seconds (in [0])."""
+    longest = [0.0]
+
+    async def tick() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            longest[0] = max(longest[0], now - last)
+            last = now
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.02)
+    try:
+        yield longest
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+
+
+async def test_reading_and_validating_a_large_config_does_not_block_the_loop(
+    tmp_path: Path,
+) -> None:
+    data = big_config(tmp_path)
+    async with running_gateway(tmp_path / "gateway.yaml", dump_yaml(data)) as gw:
+        started = time.perf_counter()
+        render(gw.store.text, gw.store.etag)  # what one rendering costs here, on this machine
+        cost = time.perf_counter() - started
+        async with loop_stalls() as longest:
+            first = await gw.client.get("/api/v1/config")
+        assert first.status_code == 200 and first.headers["etag"] == gw.store.etag
+        assert len(orjson.loads(first.content)["devices"]) == 40
+        assert longest[0] < cost / 2, f"GET stalled the loop {longest[0]:.3f} s ({cost:.3f})"
+
+        async with loop_stalls() as longest:  # served from memory until the config changes
+            for _ in range(5):
+                again = await gw.client.get("/api/v1/config")
+                assert again.content == first.content
+            device = await gw.client.get("/api/v1/devices/press-39")
+            listed = await gw.client.get("/api/v1/devices")
+        assert orjson.loads(device.content)["signals"][99]["name"] == "s99"
+        assert len(orjson.loads(listed.content)) == 40
+        assert longest[0] < 0.1, f"cached GETs stalled the loop {longest[0]:.3f} s"
+
+        as_yaml = await gw.client.get("/api/v1/config", params={"format": "yaml"})
+        async with loop_stalls() as longest:
+            valid = await gw.client.post(
+                "/api/v1/config/validate",
+                content=as_yaml.content,
+                headers={**gw.auth(), "Content-Type": "application/yaml"},
+            )
+        assert valid.status_code == 200 and valid.json()["signals"] == 4000, valid.text
+        assert longest[0] < cost / 2, f"validate stalled the loop {longest[0]:.3f} s"
+
+        # A change makes a new revision: the next read shows it.
+        data["gateway"]["area"] = "moulding"
+        put = await gw.client.put("/api/v1/config", json=data, headers=gw.auth())
+        assert put.status_code == 200, put.text
+        shown = await gw.client.get("/api/v1/config")
+        assert shown.headers["etag"] == put.headers["etag"] != first.headers["etag"]
+        assert orjson.loads(shown.content)["gateway"]["area"] == "moulding"

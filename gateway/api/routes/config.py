@@ -7,16 +7,15 @@ does, written atomically, applied without a restart, and nothing changed when in
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from gateway.api import schemas
 from gateway.api.access import Reader, Writer
 from gateway.api.body import read_json
-from gateway.api.deps import ChangesDep, StoreDep
+from gateway.api.deps import ChangesDep, RenderedDep
 from gateway.changes import Change
-from gateway.config.store import dump_yaml
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +43,21 @@ def applied(change: Change, response: Response) -> schemas.Applied:
     responses=schemas.READ_ERRORS,
 )
 async def get_config(
-    response: Response,
-    store: StoreDep,
+    rendered: RenderedDep,
     format: Annotated[Literal["json", "yaml"], Query()] = "json",
-) -> Any:
+) -> Response:
     """The running config as written in its file: `${VAR}` kept, every secret as "***".
     `?format=yaml` gives it as YAML text (PUT takes YAML with Content-Type
     application/yaml).
 
     The ETag header identifies this version: send it back as If-Match when you PUT."""
     if format == "yaml":
+        shown = await rendered.yaml()
         return Response(
-            dump_yaml(store.public()),
-            media_type="application/yaml; charset=utf-8",
-            headers={"ETag": store.etag},
+            shown.yaml, media_type="application/yaml; charset=utf-8", headers={"ETag": shown.etag}
         )
-    response.headers["ETag"] = store.etag
-    return store.public()
+    shown = await rendered.get()
+    return Response(shown.json, media_type="application/json", headers={"ETag": shown.etag})
 
 
 @router.put("/api/v1/config", response_model=schemas.Applied, responses=schemas.CHANGE_ERRORS)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from gateway.api import schemas
 from gateway.api.access import Reader, Writer
 from gateway.api.body import optional_json, read_json
-from gateway.api.deps import ChangesDep, GatewayDep, StoreDep
+from gateway.api.deps import ChangesDep, GatewayDep, RenderedDep, StoreDep
 from gateway.api.errors import ApiError
 from gateway.api.probe import browse_opcua, probe_device
 from gateway.api.routes.config import applied
@@ -22,6 +23,11 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["devices"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": schemas.Problem}}
+
+
+def _json(data: object, etag: str) -> Response:
+    """A JSON answer of config data (small: one entry or the device list), with the ETag."""
+    return Response(orjson.dumps(data), media_type="application/json", headers={"ETag": etag})
 
 
 def _no_device(device_id: str) -> ApiError:
@@ -34,10 +40,11 @@ def _no_device(device_id: str) -> ApiError:
     dependencies=[Reader],
     responses=schemas.READ_ERRORS,
 )
-async def list_devices(response: Response, store: StoreDep) -> list[dict[str, Any]]:
+async def list_devices(rendered: RenderedDep) -> Response:
     """Every device's entry as written (secrets as "***")."""
-    response.headers["ETag"] = store.etag
-    return [d for d in store.public().get("devices") or [] if isinstance(d, dict)]
+    shown = await rendered.get()
+    devices = [d for d in shown.data.get("devices") or [] if isinstance(d, dict)]
+    return _json(devices, shown.etag)
 
 
 @router.get(
@@ -46,13 +53,13 @@ async def list_devices(response: Response, store: StoreDep) -> list[dict[str, An
     dependencies=[Reader],
     responses={**schemas.READ_ERRORS, **NOT_FOUND},
 )
-async def get_device(device_id: str, response: Response, store: StoreDep) -> dict[str, Any]:
+async def get_device(device_id: str, rendered: RenderedDep) -> Response:
     """One device's entry as written (secrets as "***"); the ETag is the whole config's."""
-    device = store.public_device(device_id)
+    shown = await rendered.get()
+    device = shown.devices.get(device_id)
     if device is None:
         raise _no_device(device_id)
-    response.headers["ETag"] = store.etag
-    return device
+    return _json(device, shown.etag)
 
 
 @router.put(
@@ -93,10 +100,11 @@ async def delete_device(
     who: Writer,
     store: StoreDep,
     changes: ChangesDep,
+    rendered: RenderedDep,
     if_match: Annotated[str | None, Header()] = None,
 ) -> schemas.Applied:
     """Remove a device: it stops polling and its state becomes offline."""
-    if store.public_device(device_id) is None:
+    if device_id not in (await rendered.get()).devices:
         raise _no_device(device_id)
     change = await changes.apply(lambda: store.without_device(device_id), if_match)
     log.info("API: device %s deleted by token %s", device_id, who)
