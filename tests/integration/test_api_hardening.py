@@ -15,9 +15,11 @@ import orjson
 import pytest
 
 from gateway.api.connections import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
+from gateway.api.live import MAX_CLIENTS
 from gateway.api.rendered import render
 from gateway.config.store import dump_yaml
 from tests.support.api import RunningGateway, config_data, running_gateway
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -159,3 +161,32 @@ async def test_reading_and_validating_a_large_config_does_not_block_the_loop(
         shown = await gw.client.get("/api/v1/config")
         assert shown.headers["etag"] == put.headers["etag"] != first.headers["etag"]
         assert orjson.loads(shown.content)["gateway"]["area"] == "moulding"
+
+
+async def burst_of_live_pages(gw: RunningGateway, count: int) -> list[int]:
+    """Open `count` event streams at once and hold the admitted ones open until every one has
+    been answered; the status codes."""
+    hold = asyncio.Event()
+    codes: list[int] = []
+
+    async def page() -> None:
+        async with gw.client.stream("GET", "/api/v1/events") as response:
+            if response.status_code == 200:
+                await anext(response.aiter_lines())  # served, not only answered
+            codes.append(response.status_code)
+            if response.status_code == 200:
+                await hold.wait()
+
+    pages = [asyncio.create_task(page()) for _ in range(count)]
+    try:
+        await eventually(lambda: len(codes) == count)
+    finally:
+        hold.set()
+        await asyncio.gather(*pages)
+    return codes
+
+
+async def test_a_burst_of_live_pages_admits_exactly_the_cap(gw: RunningGateway) -> None:
+    for _ in range(2):  # the second burst: every place was given back
+        codes = await burst_of_live_pages(gw, MAX_CLIENTS + 4)
+        assert codes.count(200) == MAX_CLIENTS and codes.count(503) == 4, codes

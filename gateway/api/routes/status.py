@@ -7,12 +7,33 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import Receive, Scope, Send
 
 from gateway.api import schemas
 from gateway.api.access import Reader
 from gateway.api.deps import GatewayDep, LiveDep
 from gateway.api.errors import ApiError
-from gateway.api.live import status_of
+from gateway.api.live import Live, status_of
+
+
+class EventStream(StreamingResponse):
+    """A live page's event stream, holding a place taken by `Live.admit` until its response
+    has ended (normally, by a hang-up, or before the first event)."""
+
+    def __init__(self, live: Live) -> None:
+        super().__init__(
+            live.stream(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self.live = live
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.live.release()
+
 
 router = APIRouter(tags=["status"], dependencies=[Reader], responses=schemas.READ_ERRORS)
 
@@ -52,13 +73,9 @@ async def events(live: LiveDep) -> StreamingResponse:
     """Server-sent events for live pages: `trends` once, then about every second `status`
     (as GET /api/v1/status) and `values` (the samples that changed since the last event),
     and `trend` (the newest trend point) every 5 s. At most 8 clients at once (503)."""
-    if live.full():
+    if not live.admit():
         raise ApiError(503, "too many live pages are open; close one and try again")
-    return StreamingResponse(
-        live.stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return EventStream(live)
 
 
 @router.get("/api/v1/trends")
