@@ -10,7 +10,7 @@ Where things are:
 - `body`: request bodies, capped, JSON or YAML; `handlers`: every error as JSON `{"detail"}`;
 - `gateway.changes`: config changes (validate, write atomically, reconcile, roll back), one at
   a time, free of HTTP;
-- `openapi`: the document /docs shows.
+- `openapi`: the document /docs shows; `guard`: the Host check and security headers.
 
 A request can never stop the pipeline, and bodies (which may hold secrets) are never logged.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from gateway.api.guard import Guard
 from gateway.api.handlers import install_error_handlers
 from gateway.api.live import Live
 from gateway.api.metrics import registry_for
@@ -52,4 +53,5 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
         app.include_router(router)
     app.mount("/ui", static_files(), name="ui")
     install_openapi(app)
+    app.add_middleware(Guard, store=store)
     return app

@@ -202,3 +202,37 @@ async def test_keep_alive_requests_are_not_delayed(gw: RunningGateway) -> None:
         times.append(time.perf_counter() - started)
     later = sorted(times[1:])
     assert later[len(later) // 2] < 0.025, f"median {later[len(later) // 2] * 1000:.1f} ms"
+
+
+SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "content-security-policy")
+
+
+async def test_only_ip_literals_localhost_and_listed_names_are_answered(
+    tmp_path: Path,
+) -> None:
+    data = config_data(tmp_path, 1, [], allowed_hosts=["gerbang-casting.local"])
+    data["mqtt"]["enabled"] = False
+    async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+        port = host_port(gw)[1]
+        for host in (
+            "rebind.attacker.example",
+            f"rebind.attacker.example:{port}",
+            "127.0.0.1.nip.io",
+        ):
+            for url in ("/api/v1/config", "/api/v1/status", "/"):
+                refused = await gw.client.get(url, headers={"Host": host})
+                assert refused.status_code == 400, (host, url)
+                assert "api.allowed_hosts" in refused.json()["detail"]
+        for host in (f"127.0.0.1:{port}", "localhost", f"[::1]:{port}", "Gerbang-Casting.local"):
+            answered = await gw.client.get("/api/v1/status", headers={"Host": host})
+            assert answered.status_code == 200, host
+        # Every answer, errors included, carries the security headers.
+        for response in (
+            await gw.client.get("/api/v1/status"),
+            await gw.client.get("/api/v1/nothing"),
+            await gw.client.put("/api/v1/config", json={}),
+            await gw.client.get("/", headers={"Host": "evil.example"}),
+        ):
+            assert all(h in response.headers for h in SECURITY_HEADERS), response.url
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["x-frame-options"] == "DENY"
