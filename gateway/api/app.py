@@ -26,7 +26,7 @@ from gateway.api.live import Live
 from gateway.api.metrics import registry_for
 from gateway.api.openapi import install_openapi
 from gateway.api.rendered import RenderedConfig
-from gateway.api.routes import ROUTERS
+from gateway.api.routes import ROUTERS, method_table
 from gateway.api.routes.web import static_files
 from gateway.changes import ConfigChanges
 from gateway.config.store import ConfigStore
@@ -48,6 +48,7 @@ def create_app(gateway: Gateway, store: ConfigStore) -> FastAPI:
     app.state.live = Live(gateway)
     app.state.rendered = RenderedConfig(store)
     app.state.registry = registry_for(gateway)
+    app.state.methods = method_table(ROUTERS)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.api.errors import ApiError, invalid
+from gateway.api.routes import allowed_methods
 from gateway.changes import ChangeFailed
 from gateway.config.issues import ConfigError
 from gateway.config.store import ConfigConflict
@@ -56,9 +57,16 @@ async def _bad_request(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, 422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette names only the first matching route's methods (GET, where another route
+        # takes PUT and DELETE at the same path): name every route's.
+        methods = allowed_methods(request.app.state.methods, request.url.path)
+        if methods:
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(methods))}
+    return JSONResponse({"detail": str(exc.detail)}, exc.status_code, headers=headers)
 
 
 async def _bug(request: Request, exc: Exception) -> JSONResponse:

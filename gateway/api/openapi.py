@@ -39,8 +39,32 @@ def document(app: FastAPI) -> dict[str, Any]:
         body = doc["paths"][path][method].setdefault("requestBody", {})
         body["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
         body["required"] = method != "post" or name == "Config"
+    _problems_are_sentences(doc)
     app.openapi_schema = doc
     return doc
+
+
+def _problems_are_sentences(doc: dict[str, Any]) -> None:
+    """FastAPI documents its 422 as `{"detail": [ValidationError...]}`; ours (handlers.py)
+    answers `{"detail": "a sentence"}` like every other error."""
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for status, error in operation.get("responses", {}).items():
+                # A route answering text (/metrics) still answers its errors as JSON.
+                content = error.get("content", {})
+                if int(status) >= 400 and "text/plain" in content:
+                    content["application/json"] = content.pop("text/plain")
+            answer = operation.get("responses", {}).get("422")
+            if answer is None:
+                continue
+            content = answer.setdefault("content", {}).setdefault("application/json", {})
+            if content.get("schema", {}).get("$ref", "").endswith("/HTTPValidationError"):
+                content["schema"] = problem
+                answer["description"] = "A parameter is invalid: `detail` says which and why"
+    components = doc["components"]["schemas"]
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
 
 
 def install_openapi(app: FastAPI) -> None:

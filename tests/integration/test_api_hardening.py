@@ -236,3 +236,61 @@ async def test_only_ip_literals_localhost_and_listed_names_are_answered(
             assert all(h in response.headers for h in SECURITY_HEADERS), response.url
             assert response.headers["x-content-type-options"] == "nosniff"
             assert response.headers["x-frame-options"] == "DENY"
+
+
+def documented(openapi: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    """The content types (and their schemas) documented for one answer; fails if undocumented."""
+    responses = openapi["paths"][path][method]["responses"]
+    assert str(status) in responses, f"{method.upper()} {path} {status} is not documented"
+    content: dict[str, Any] = responses[str(status)].get("content", {})
+    return content
+
+
+async def test_the_openapi_document_matches_what_the_api_answers(tmp_path: Path) -> None:
+    data = big_config(tmp_path, devices=1, signals=1)
+    async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+        client = gw.client
+        openapi = (await client.get("/openapi.json")).json()
+        assert "HTTPValidationError" not in openapi["components"]["schemas"]
+
+        # 422 for a bad parameter: `detail` is a sentence, as documented.
+        bad = await client.get("/api/v1/devices/press-0/browse", params={"depth": 9})
+        assert bad.status_code == 422 and isinstance(bad.json()["detail"], str)
+        schema = documented(openapi, "/api/v1/devices/{device_id}/browse", "get", 422)
+        assert schema["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+        assert openapi["components"]["schemas"]["Problem"]["properties"]["detail"]["type"] == (
+            "string"
+        )
+        # 400 on browsing a device that is not OPC UA.
+        not_opcua = await client.get("/api/v1/devices/press-0/browse")
+        assert not_opcua.status_code == 400
+        assert "application/json" in documented(
+            openapi, "/api/v1/devices/{device_id}/browse", "get", 400
+        )
+
+        # Content types: /metrics is text, ?format=yaml is YAML, the events a stream.
+        metrics = await client.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+        assert list(documented(openapi, "/metrics", "get", 200)) == ["text/plain"]
+        assert "application/json" in documented(openapi, "/metrics", "get", 401)
+        as_yaml = await client.get("/api/v1/config", params={"format": "yaml"})
+        assert as_yaml.headers["content-type"].startswith("application/yaml")
+        assert {"application/json", "application/yaml"} <= set(
+            documented(openapi, "/api/v1/config", "get", 200)
+        )
+        assert "text/event-stream" in documented(openapi, "/api/v1/events", "get", 200)
+
+        # A method a path does not take: 405 naming every method it does take.
+        for path, methods in (
+            ("/api/v1/devices/press-0", {"GET", "PUT", "DELETE"}),
+            ("/api/v1/config", {"GET", "PUT"}),
+        ):
+            for method in ("OPTIONS", "PATCH"):
+                refused = await client.request(method, path)
+                assert refused.status_code == 405, (method, path)
+                allow = {m.strip() for m in refused.headers["allow"].split(",")}
+                assert methods <= allow, (method, path, allow)
+                assert allow <= methods | {"HEAD"}
+                assert {m.lower() for m in methods} <= set(
+                    openapi["paths"][path.replace("press-0", "{device_id}")]
+                )

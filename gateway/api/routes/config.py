@@ -40,7 +40,13 @@ def applied(change: Change, response: Response) -> schemas.Applied:
     "/api/v1/config",
     response_model=schemas.ConfigDocument,
     dependencies=[Reader],
-    responses=schemas.READ_ERRORS,
+    responses={
+        **schemas.READ_ERRORS,
+        200: {
+            "description": "The config: JSON, or YAML text with `?format=yaml`",
+            "content": {"application/yaml": {"schema": {"type": "string"}}},
+        },
+    },
 )
 async def get_config(
     rendered: RenderedDep,

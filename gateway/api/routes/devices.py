@@ -145,7 +145,12 @@ async def probe(
     "/api/v1/devices/{device_id}/browse",
     response_model=list[schemas.BrowseItemOut],
     dependencies=[Reader],
-    responses={**schemas.READ_ERRORS, **NOT_FOUND, 502: {"model": schemas.Problem}},
+    responses={
+        **schemas.READ_ERRORS,
+        **NOT_FOUND,
+        400: {"model": schemas.Problem, "description": "The device does not speak OPC UA"},
+        502: {"model": schemas.Problem},
+    },
 )
 async def browse_device(
     device_id: str,

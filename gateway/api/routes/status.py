@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
@@ -66,7 +66,10 @@ async def values(gateway: GatewayDep) -> schemas.ValuesOut:
 
 @router.get(
     "/api/v1/events",
-    responses={503: {"model": schemas.Problem}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        503: {"model": schemas.Problem},
+    },
     response_class=StreamingResponse,
 )
 async def events(live: LiveDep) -> StreamingResponse:
@@ -85,7 +88,11 @@ async def trends(live: LiveDep) -> dict[str, Any]:
     return live.trends.all()
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format: devices, sinks, process memory and CPU."""
     return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
