@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,8 +18,12 @@ import pytest
 from gateway.api.connections import MAX_CONNECTIONS, REQUEST_TIMEOUT_S
 from gateway.api.live import MAX_CLIENTS
 from gateway.api.rendered import render
+from gateway.api.server import parse_listen, serve_api
 from gateway.config.store import dump_yaml
-from tests.support.api import RunningGateway, config_data, running_gateway
+from gateway.notify import Notifier
+from gateway.runner import run_gateway
+from gateway.service import Gateway
+from tests.support.api import RunningGateway, config_data, running_gateway, write_and_load
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
@@ -294,3 +299,33 @@ async def test_the_openapi_document_matches_what_the_api_answers(tmp_path: Path)
                 assert {m.lower() for m in methods} <= set(
                     openapi["paths"][path.replace("press-0", "{device_id}")]
                 )
+
+
+async def test_an_api_address_in_use_is_logged_and_the_gateway_runs_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = config_data(tmp_path, 1, [])
+    data["mqtt"]["enabled"] = False
+    store = write_and_load(tmp_path / "gateway.yaml", data, None)
+    host, port = parse_listen(store.config.api.listen)
+    taken = socket.create_server((host, port))
+    stop = asyncio.Event()
+    gateways: list[Gateway] = []
+
+    def api(gateway: Gateway) -> contextlib.AbstractAsyncContextManager[object]:
+        gateways.append(gateway)
+        return serve_api(gateway, store)
+
+    try:
+        task = asyncio.create_task(
+            run_gateway(store.config, store.path, api=api, stop=stop, notifier=Notifier(""))
+        )
+        await eventually(lambda: "HTTP API not started" in caplog.text or task.done())
+        assert f"cannot listen on {store.config.api.listen}" in caplog.text
+        assert not task.done(), "the gateway exited"
+        assert gateways[0].running
+        stop.set()
+        async with asyncio.timeout(15):
+            assert await task == 0
+    finally:
+        taken.close()
