@@ -44,7 +44,7 @@ def applied(change: Change, response: Response) -> schemas.Applied:
         **schemas.READ_ERRORS,
         200: {
             "description": "The config: JSON, or YAML text with `?format=yaml`",
-            "content": {"application/yaml": {"schema": {"type": "string"}}},
+            "content": {"application/yaml": {"schema": {"type": "object"}}},
         },
     },
 )
