@@ -145,6 +145,10 @@ class ApiConfig(Strict):
     """PEM certificate (chain) file: the API then speaks HTTPS only."""
     tls_key: str | None = None
     """PEM private key of `tls_cert`."""
+    allowed_hosts: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=253)]] = (
+        Field(default_factory=list)
+    )
+    """Host names the API answers to besides IP literals and `localhost` (DNS rebinding)."""
 
     @field_validator("listen")
     @classmethod
