@@ -117,8 +117,8 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
     listening.cancel()
     if task.done():
         sock.close()
-        exc = task.exception()
-        log.error("HTTP API not started: %s", exc)
+        failure = task.exception()
+        log.error("HTTP API not started: %s", failure)
         yield None
         return
     server.port = sock.getsockname()[1]

@@ -515,7 +515,7 @@ class Config(Strict):
             names = {signal.name for signal in own}
             profile = self.profiles[device.profile]
             base = [s.model_copy() for s in profile.signals if s.name not in names]
-            device.signals = [*base, *own]  # type: ignore[assignment,list-item]
+            device.signals = [*base, *own]
         return self
 
     def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:

@@ -92,7 +92,7 @@ class SinkBase:
     waiting outside the outbox) and `_release` (blocking clean-up after the loop).
     """
 
-    name: ClassVar[str]
+    name: str
     _log: ClassVar[logging.Logger]
     _failure_note: ClassVar[str] = ""
     """Appended to the error line of a failure (what happens next)."""

@@ -30,6 +30,7 @@ import contextlib
 import gzip
 import logging
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlencode
 
 import urllib3
@@ -72,12 +73,13 @@ class InfluxWriter:
             self._client = InfluxDBClient(
                 url=config.url,
                 token=token,
-                org=config.org,
+                org=config.org or "",
                 timeout=timeout_ms,
                 enable_gzip=config.gzip,
             )
             self._v2 = self._client.write_api(write_options=SYNCHRONOUS)
-            self._precision = WritePrecision.MS
+            # influxdb-client declares its precision constants as plain str.
+            self._precision = cast(WritePrecision, WritePrecision.MS)
         else:
             params = {"db": config.database or "", "precision": "ms"}
             if config.retention_policy:
@@ -109,10 +111,11 @@ class InfluxWriter:
     def _write_v2(self, body: str) -> WriteResult:
         from influxdb_client.rest import ApiException
 
+        assert self._v2 is not None, "api: v2 builds its write API in __init__"
         try:
-            self._v2.write(  # type: ignore[union-attr]
-                bucket=self.config.bucket,
-                org=self.config.org,
+            self._v2.write(
+                bucket=self.config.bucket or "",
+                org=self.config.org or "",
                 record=body,
                 write_precision=self._precision,
             )

@@ -25,7 +25,7 @@ MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
 def method_table(routers: Iterable[APIRouter]) -> MethodTable:
     """The path patterns and methods of every route of `routers` (included without prefix)."""
     return [
-        (route.path_regex, frozenset(route.methods))
+        (route.path_regex, frozenset(route.methods or ()))
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute)
