@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from .alarms import AlarmRule, device_alarm_issues, signal_alarm_issues
 from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error
 from .types import (
     DURATION_OUT,
@@ -275,6 +276,15 @@ class SignalBase(Strict):
     unit: str | None = Field(None, max_length=32)
     deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
     heartbeat: Heartbeat = 60.0
+    alarms: list[AlarmRule] = Field(default_factory=list, max_length=100)
+    """Limits that raise an alarm on this signal (SPEC "Alarms", `config.alarms`)."""
+
+    @model_validator(mode="after")
+    def _alarms_fit(self) -> SignalBase:
+        issues = signal_alarm_issues(self, self.alarms) if self.alarms else []
+        if issues:
+            raise rule_error(issues)
+        return self
 
 
 class ModbusSignal(SignalBase):
@@ -506,6 +516,7 @@ class Config(Strict):
         # What was written, not the defaults: so that messages can tell the two apart.
         view = self.model_dump(include={"profiles", "devices"}, exclude_unset=True)
         issues = reference_issues(view.get("profiles"), view.get("devices"))
+        issues += _alarm_name_issues(self.profiles, self.devices)
         if issues:
             raise rule_error(issues)
         for device in self.devices:
@@ -521,3 +532,26 @@ class Config(Strict):
     def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:
         """The device with this id, or None."""
         return next((d for d in self.devices if d.id == device_id), None)
+
+
+def _alarm_name_issues(
+    profiles: dict[str, Profile], devices: list[ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice]
+) -> list[tuple[Loc, str]]:
+    """Alarm names used twice on one device, its profile's signals included (`config.alarms`)."""
+    issues: list[tuple[Loc, str]] = []
+    for name, profile in profiles.items():
+        where: Loc = ("profiles", name, "signals")
+        signals = [((*where, i), s) for i, s in enumerate(profile.signals)]
+        issues += device_alarm_issues(signals, f"profile '{name}'")
+    for index, device in enumerate(devices):
+        own = [(("devices", index, "signals", i), s) for i, s in enumerate(device.signals)]
+        profile = profiles.get(device.profile) if device.profile else None
+        names = {signal.name for signal in device.signals}
+        base = [
+            (("profiles", device.profile, "signals", i), s)
+            for i, s in enumerate(profile.signals if profile else ())
+            if s.name not in names
+        ]
+        found = device_alarm_issues([*base, *own], f"device '{device.id}'")
+        issues += [issue for issue in found if issue[0][0] == "devices" or not profile]
+    return issues
