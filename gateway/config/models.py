@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from .oee import DeviceOee, SiteOee, oee_issues
 from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error
 from .types import (
     DURATION_OUT,
@@ -380,6 +381,8 @@ class DeviceBase(Strict):
     timeout: Timeout = 1.0
     measurement: str = Field("machine", min_length=1, max_length=64)
     profile: str | None = None
+    oee: DeviceOee | None = None
+    """How this machine's OEE is computed (config/oee.py); needs the site `oee:` block."""
 
 
 class ModbusDeviceBase(DeviceBase):
@@ -490,6 +493,8 @@ class Config(Strict):
     buffer: BufferConfig = Field(default_factory=BufferConfig)
     profiles: dict[str, Profile] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
+    oee: SiteOee | None = None
+    """The site's shifts for OEE (config/oee.py); devices opt in with their own `oee:`."""
 
     @model_validator(mode="after")
     def _references_and_profiles(self) -> Config:
@@ -512,6 +517,14 @@ class Config(Strict):
             profile = self.profiles[device.profile]
             base = [s.model_copy() for s in profile.signals if s.name not in names]
             device.signals = [*base, *own]  # type: ignore[assignment,list-item]
+        return self
+
+    @model_validator(mode="after")
+    def _oee_references(self) -> Config:
+        """The devices' OEE signals exist and fit (after the profiles are merged, above)."""
+        issues = oee_issues(self)
+        if issues:
+            raise rule_error(issues)
         return self
 
     def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:
