@@ -130,6 +130,8 @@ class Alarm:
         self.severity: Severity = severity
         self.delay_ms = delay_ms
         self.message = message
+        self.trips: Callable[[Any], bool]
+        self.clears: Callable[[Any], bool]
         self.trips, self.clears = _conditions(rule) if rule else (bool, bool)
         self.types = _accepted(rule) if rule else ()
         self.active = False

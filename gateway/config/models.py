@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from .alarms import AlarmRule, device_alarm_issues, signal_alarm_issues
+from .oee import DeviceOee, SiteOee, oee_issues
 from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error
 from .types import (
     DURATION_OUT,
@@ -394,6 +395,8 @@ class DeviceBase(Strict):
     timeout: Timeout = 1.0
     measurement: str = Field("machine", min_length=1, max_length=64)
     profile: str | None = None
+    oee: DeviceOee | None = None
+    """How this machine's OEE is computed (config/oee.py); needs the site `oee:` block."""
 
 
 class ModbusDeviceBase(DeviceBase):
@@ -504,6 +507,8 @@ class Config(Strict):
     buffer: BufferConfig = Field(default_factory=BufferConfig)
     profiles: dict[str, Profile] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
+    oee: SiteOee | None = None
+    """The site's shifts for OEE (config/oee.py); devices opt in with their own `oee:`."""
 
     @model_validator(mode="after")
     def _references_and_profiles(self) -> Config:
@@ -529,6 +534,14 @@ class Config(Strict):
             device.signals = [*base, *own]
         return self
 
+    @model_validator(mode="after")
+    def _oee_references(self) -> Config:
+        """The devices' OEE signals exist and fit (after the profiles are merged, above)."""
+        issues = oee_issues(self)
+        if issues:
+            raise rule_error(issues)
+        return self
+
     def device(self, device_id: str) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | None:
         """The device with this id, or None."""
         return next((d for d in self.devices if d.id == device_id), None)
@@ -541,17 +554,19 @@ def _alarm_name_issues(
     issues: list[tuple[Loc, str]] = []
     for name, profile in profiles.items():
         where: Loc = ("profiles", name, "signals")
-        signals = [((*where, i), s) for i, s in enumerate(profile.signals)]
+        signals: list[tuple[Loc, Any]] = [((*where, i), s) for i, s in enumerate(profile.signals)]
         issues += device_alarm_issues(signals, f"profile '{name}'")
     for index, device in enumerate(devices):
-        own = [(("devices", index, "signals", i), s) for i, s in enumerate(device.signals)]
-        profile = profiles.get(device.profile) if device.profile else None
+        own: list[tuple[Loc, Any]] = [
+            (("devices", index, "signals", i), s) for i, s in enumerate(device.signals)
+        ]
+        used = profiles.get(device.profile) if device.profile else None
         names = {signal.name for signal in device.signals}
-        base = [
-            (("profiles", device.profile, "signals", i), s)
-            for i, s in enumerate(profile.signals if profile else ())
+        base: list[tuple[Loc, Any]] = [
+            (("profiles", device.profile or "", "signals", i), s)
+            for i, s in enumerate(used.signals if used else ())
             if s.name not in names
         ]
         found = device_alarm_issues([*base, *own], f"device '{device.id}'")
-        issues += [issue for issue in found if issue[0][0] == "devices" or not profile]
+        issues += [issue for issue in found if issue[0][0] == "devices" or not used]
     return issues
