@@ -90,3 +90,31 @@ class StateChange:
     state: DeviceState
     ts: int
     error: str | None = None
+
+
+ReportField: TypeAlias = float | int | bool | str
+
+
+@dataclass(slots=True)
+class Report:
+    """A figure computed at the edge for one device (an alarm's present state, a shift's OEE):
+    published retained under the device's topic and written as a point of its own measurement.
+
+    Reports travel the same way as scans (the pipeline, each sink's store-and-forward outbox),
+    so they survive an outage and a restart like samples do; they are rare (an alarm change, one
+    OEE figure a minute), never per value.
+    """
+
+    device: str
+    topic: str
+    """The level(s) under the device's topic: `$alarms/too_hot`, `$oee`."""
+    payload: dict[str, object]
+    """The MQTT message, as JSON."""
+    measurement: str
+    """The InfluxDB measurement: `alarms`, `oee`."""
+    tags: dict[str, str]
+    """Tags beside the sample tags (site, area, line, device, gateway): `alarm`, `shift`, ..."""
+    fields: dict[str, ReportField]
+    """The InfluxDB fields. Keep each field's type stable from one report to the next (ratios
+    and seconds as float, counts as int): InfluxDB refuses a field whose type changes."""
+    ts: int

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Protocol
 
 from gateway.board import DeviceBoard
 from gateway.config.models import SignalBase
 from gateway.deadband import DeadbandFilter
-from gateway.model import Batch, StateChange
+from gateway.model import Batch, Report, StateChange
 from gateway.sinks.base import Sink
 
 log = logging.getLogger(__name__)
+
+
+class Observer(Protocol):
+    """Computes something at the edge from what passes (alarms, OEE): sees every scan before the
+    deadband, and every device state change. Must be cheap per scan and never raise."""
+
+    def observe(self, batch: Batch) -> None:
+        """One device scan, as read (before the deadband)."""
+
+    def device_state(self, change: StateChange) -> None:
+        """A device went online, offline or into error."""
 
 
 class Pipeline:
@@ -28,6 +40,8 @@ class Pipeline:
         self.sinks: list[Sink] = list(sinks)
         self.board = board if board is not None else DeviceBoard()
         self._filters: dict[str, DeadbandFilter] = {}
+        self.observers: list[Observer] = []
+        """Edge computations (alarms, OEE) that see every scan; they answer with `report`."""
 
     def add_device(self, device_id: str, signals: Iterable[SignalBase]) -> None:
         """Prepare the deadband filter of a device (its board entry is the service's)."""
@@ -44,6 +58,8 @@ class Pipeline:
             latest = entry.latest
             for sample in batch.samples:
                 latest[sample.signal] = sample
+        for observer in self.observers:
+            observer.observe(batch)
         flt = self._filters.get(batch.device)
         if flt is not None and flt.active:
             kept = flt.apply(batch.samples)
@@ -59,5 +75,12 @@ class Pipeline:
         entry = self.board.get(change.device)
         if entry is not None:
             entry.state = change
+        for observer in self.observers:
+            observer.device_state(change)
         for sink in self.sinks:
             sink.state_changed(change)
+
+    def report(self, report: Report) -> None:
+        """Deliver a figure computed at the edge (an alarm change, OEE) to every sink."""
+        for sink in self.sinks:
+            sink.report(report)

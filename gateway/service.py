@@ -19,7 +19,7 @@ from gateway.adapter import Adapter, AdapterContext, Poller
 from gateway.backoff import Backoff
 from gateway.board import DeviceBoard
 from gateway.config.models import Config, Device
-from gateway.model import Batch, DeviceState, StateChange, now_ms
+from gateway.model import Batch, DeviceState, Report, StateChange, now_ms
 from gateway.pipeline import Pipeline
 from gateway.protocols import Adapters
 from gateway.sinks.base import Sink, SinkStatus
@@ -88,13 +88,16 @@ class _HeldSink:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.items: list[Batch | StateChange] = []
+        self.items: list[Batch | StateChange | Report] = []
 
     def submit(self, batch: Batch) -> None:
         self.items.append(batch)
 
     def state_changed(self, change: StateChange) -> None:
         self.items.append(change)
+
+    def report(self, report: Report) -> None:
+        self.items.append(report)
 
     async def run(self) -> None:
         """Nothing to deliver to: the items wait for `hand_over`. (Never started.)"""
@@ -111,6 +114,8 @@ class _HeldSink:
         for item in self.items:
             if isinstance(item, Batch):
                 sink.submit(item)
+            elif isinstance(item, Report):
+                sink.report(item)
             else:
                 sink.state_changed(item)
         self.items.clear()

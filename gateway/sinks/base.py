@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 from gateway.backoff import Backoff
 from gateway.buffer import Outbox, OutboxStatus
-from gateway.model import Batch, StateChange
+from gateway.model import Batch, Report, StateChange
 from gateway.outage import Outage
 
 CLOSE_FLUSH_SHARE = 0.7
@@ -66,6 +66,9 @@ class Sink(Protocol):
 
     def state_changed(self, change: StateChange) -> None:
         """Queue a device's new connection state for delivery; never blocks, never raises."""
+
+    def report(self, report: Report) -> None:
+        """Queue a figure computed at the edge (`gateway.model.Report`); never blocks."""
 
     async def run(self) -> None:
         """Deliver queued items until cancelled; reconnects by itself."""

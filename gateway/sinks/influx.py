@@ -38,7 +38,7 @@ import urllib3
 from gateway.backoff import Backoff
 from gateway.buffer import Entry, Outbox, open_outbox
 from gateway.config.models import BufferConfig, GatewayIdentity, InfluxConfig
-from gateway.model import Batch, StateChange
+from gateway.model import Batch, Report, StateChange
 from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase, first_of
 from gateway.sinks.lineproto import LineEncoder
 
@@ -226,6 +226,14 @@ class InfluxSink(SinkBase):
         self.outbox.put(line, fields, len(line) + 1)
         if len(self.outbox) >= self.config.batch_size:
             self._full.set()
+
+    def report(self, report: Report) -> None:
+        """Write a report (an alarm change, OEE figures) as a point of its own measurement."""
+        line = self.encoder.report_line(report)
+        if line is not None:
+            self.outbox.put(line, len(report.fields), len(line) + 1)
+            if len(self.outbox) >= self.config.batch_size:
+                self._full.set()
 
     def state_changed(self, change: StateChange) -> None:
         """Device states are not written to InfluxDB."""

@@ -20,10 +20,11 @@ reported once per field.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 from gateway.config.models import GatewayIdentity
-from gateway.model import GOOD, Batch, Sample
+from gateway.model import GOOD, Batch, Report, Sample
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,21 @@ class LineEncoder:
         if not parts:
             return None
         return f"{device.prefix}{','.join(parts)} {ts}", len(parts)
+
+    def report_line(self, report: Report) -> str | None:
+        """The point of a report: its measurement, the sample tags plus its own, its fields."""
+        tags = {**self._tags, "device": report.device, **report.tags}
+        pairs = ",".join(f"{escape_key(k)}={escape_key(v)}" for k, v in sorted(tags.items()) if v)
+        fields = []
+        for name, value in report.fields.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                continue  # InfluxDB refuses NaN and infinity
+            text = render(kind_of(value), value)
+            if text is not None:
+                fields.append(f"{escape_key(name)}={text}")
+        if not fields:
+            return None
+        return f"{escape_measurement(report.measurement)},{pairs} {','.join(fields)} {report.ts}"
 
     def _field(self, device: str, signal: str, value: object) -> tuple[str, str]:
         measurement = self._measurements.get(device, "machine")

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from gateway.backoff import Backoff
 from gateway.buffer import Outbox, open_outbox
 from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
-from gateway.model import Batch, StateChange
+from gateway.model import Batch, Report, StateChange
 from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase
 from gateway.sinks.mqtt_errors import MqttError
 from gateway.sinks.mqtt_link import Connection, Will, connect, teardown
@@ -150,6 +150,12 @@ class MqttSink(SinkBase):
         if messages:
             self.outbox.put(messages, len(batch.samples), message_size(messages))
             self._wake.set()
+
+    def report(self, report: Report) -> None:
+        """Put a report (an alarm change, OEE figures) in the outbox, in order with the scans."""
+        message = self.encoder.report(report)
+        self.outbox.put([message], 1, message_size([message]))
+        self._wake.set()
 
     def state_changed(self, change: StateChange) -> None:
         """Queue a device's new `$state`; only the latest per device is kept until sent."""

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
+import orjson
+
 from gateway.buffer import Entry
 from gateway.config.models import GatewayIdentity, MqttConfig
-from gateway.model import Batch, StateChange, now_ms
+from gateway.model import Batch, Report, StateChange, now_ms
 from gateway.sinks.topics import (
     TopicCache,
     device_payload,
@@ -67,7 +69,8 @@ def dump_messages(messages: list[Message]) -> bytes:
 
 
 def load_messages(raw: bytes, qos: int, retain: bool) -> list[Message]:
-    """The inverse of `dump_messages`."""
+    """The inverse of `dump_messages`. A report's topic (`.../$alarms/x`, `.../$oee`: no signal
+    name holds a `$`) is retained and at least QoS 1 whatever the config says, as when sent."""
     out: list[Message] = []
     offset = 0
     size = _FRAME.size
@@ -80,7 +83,10 @@ def load_messages(raw: bytes, qos: int, retain: bool) -> list[Message]:
         offset += payload_len
         if len(payload) != payload_len:
             raise ValueError("truncated message")
-        out.append(Message(topic, payload, qos, retain, samples))
+        if "/$" in topic:
+            out.append(Message(topic, payload, max(qos, 1), True, samples))
+        else:
+            out.append(Message(topic, payload, qos, retain, samples))
     return out
 
 
@@ -137,6 +143,16 @@ class Encoder:
             True,
             kind=Kind.STATE,
             device=change.device,
+        )
+
+    def report(self, report: Report) -> Message:
+        """A report (an alarm's state, OEE figures), retained under the device's topic."""
+        return Message(
+            f"{self.topics.device(report.device)}/{report.topic}",
+            orjson.dumps(report.payload),
+            self._state_qos,
+            True,
+            1,
         )
 
     def gateway(self, state: str) -> Message:

@@ -18,7 +18,7 @@ import pytest
 
 from gateway.backoff import Backoff
 from gateway.config.models import BufferConfig, GatewayIdentity, InfluxConfig
-from gateway.model import BAD, GOOD, Batch, Sample
+from gateway.model import BAD, GOOD, Batch, Report, Sample
 from gateway.sinks.influx import InfluxSink
 from tests.support.influx import Influxd, VictoriaMetrics
 from tests.support.wait import eventually
@@ -243,3 +243,18 @@ async def test_a_restarted_sink_leaves_no_task_behind(influxd, database, tmp_pat
         await running.close()  # close(), then cancel run() at once
         left = [t for t in asyncio.all_tasks() - before if not t.done()]
         assert left == [], f"round {round_}: tasks left behind: {left}"
+
+
+async def test_a_report_is_a_point_of_its_own_measurement(influxd, database, sinks) -> None:
+    sink = sinks.start(api="v1", url=influxd.url, database=database)
+    ts = 1795389160779
+    fields = {"availability": 0.87, "total": 412, "final": False, "reason": "jam"}
+    sink.report(Report("furnace-1", "$oee", {}, "oee", {"shift": "pagi"}, fields, ts))
+    sink.report(
+        Report("furnace-1", "$oee", {}, "oee", {"shift": "pagi"}, {"oee": float("nan")}, ts + 1)
+    )
+    await eventually(lambda: sink.status().delivered == 4)
+    rows = influxd.query("SELECT * FROM oee GROUP BY *", db=database)
+    assert rows == [{"time": ts, **fields, "shift": "pagi", "device": "furnace-1", **TAGS}], (
+        "the NaN-only report is not written"
+    )

@@ -21,7 +21,7 @@ import pytest
 
 from gateway.backoff import Backoff
 from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
-from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
+from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Report, Sample, StateChange
 from gateway.sinks.mqtt import InFlight, MqttSink
 from tests.support.mosquitto import (
     PASSWORD,
@@ -517,3 +517,42 @@ async def test_restarted_sinks_leave_no_task_behind(mosquitto, tmp_path) -> None
         await holder.close()  # close(), then cancel run() at once
         left = [t for t in asyncio.all_tasks() - before if not t.done()]
         assert left == [], f"round {round_}: tasks left behind: {left}"
+
+
+# -- reports (alarms, OEE) -------------------------------------------------------------------
+
+
+def alarm_report(ts: int) -> Report:
+    payload = {"alarm": "too_hot", "state": "active", "device": "furnace-1", "ts": ts}
+    return Report("furnace-1", "$alarms/too_hot", payload, "alarms", {}, {"active": True}, ts)
+
+
+async def test_a_report_is_retained_even_from_the_buffer_after_a_restart(
+    mosquitto, tmp_path
+) -> None:
+    # retain false and QoS 0 for samples: a report is retained and QoS 1 all the same, also
+    # when it was kept on disk by a sink that closed while the broker was down.
+    config = mosquitto_config(mosquitto, retain=False, qos=0)
+    mosquitto.stop()
+    first = open_sink(config, tmp_path / "buffer")
+    task = asyncio.create_task(first.run())
+    first.report(alarm_report(1795389160779))
+    await first.close(deadline=1)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    mosquitto.start()
+    second = open_sink(config, tmp_path / "buffer")
+    task = asyncio.create_task(second.run())
+    try:
+        await eventually(lambda: second.status().backlog == 0 and second.status().connected)
+        topic = f"{BASE}/furnace-1/$alarms/too_hot"
+        async with Subscriber(mosquitto) as late:
+            await late.wait_for(lambda: late.last(topic))
+            assert late.last(topic).retain
+            assert late.values(topic) == [
+                {"alarm": "too_hot", "state": "active", "device": "furnace-1", "ts": 1795389160779}
+            ]
+    finally:
+        await second.close(deadline=1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

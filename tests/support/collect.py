@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from gateway.model import Batch, StateChange
+from gateway.model import Batch, Report, StateChange
 from gateway.sinks.base import SinkStatus
 
 
@@ -21,6 +21,7 @@ class CollectingSink:
     def __init__(self) -> None:
         self.batches: list[Batch] = []
         self.states: list[StateChange] = []
+        self.reports: list[Report] = []
         self._changed = asyncio.Event()
 
     def submit(self, batch: Batch) -> None:
@@ -29,6 +30,10 @@ class CollectingSink:
 
     def state_changed(self, change: StateChange) -> None:
         self.states.append(change)
+        self._changed.set()
+
+    def report(self, report: Report) -> None:
+        self.reports.append(report)
         self._changed.set()
 
     async def run(self) -> None:
