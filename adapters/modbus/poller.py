@@ -20,17 +20,21 @@ import time
 
 from gateway.adapter import Publisher
 from gateway.backoff import Backoff
-from gateway.config.models import ModbusDevice, ModbusSignal
+from gateway.config.models import ModbusDevice, ModbusSignal, ModbusTcpDevice
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
 from gateway.outage import Outage
+from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
 
 from .codec import BlockDecoder, compile_block
-from .errors import ExceptionResponse, ModbusError, NoResponse
+from .errors import ExceptionResponse, LinkDown, ModbusError, NoResponse
 from .link import ModbusLink
 from .planner import ReadRequest, gap_addresses, minimum_requests, plan_reads, split_failed
 
 log = logging.getLogger(__name__)
+
+PROBE_INTERVAL = 1.0
+"""Seconds between bare TCP checks of a dead device's port."""
 
 
 class ModbusPoller:
@@ -48,9 +52,14 @@ class ModbusPoller:
         self._isolate: set[int] = set()
         self._plan: list[tuple[ReadRequest, BlockDecoder]] = []
         self._replan()
-        self._backoff = Backoff(
+        self.backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
         )
+        """Between retries of a device that failed."""
+        self._address = (device.host, device.port) if isinstance(device, ModbusTcpDevice) else None
+        """Where a TCP device listens: its port is watched while the link is down."""
+        self._link_down = False
+        self._never = asyncio.Event()
         self._outage = Outage()
         self._last_error_published: str | None = None
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
@@ -84,9 +93,17 @@ class ModbusPoller:
                     # The scan overran: skip the missed ticks instead of bursting to catch up.
                     self.status.overruns += 1
                     next_tick = now + interval - ((now - next_tick) % interval)
+                await asyncio.sleep(max(0.0, next_tick - loop.time()))
+                continue
+            delay = self.backoff.next_delay()
+            if self._link_down and self._address is not None:
+                # Nothing listens: reconnect as soon as the port answers again, however long
+                # the backoff has grown (a unit that does not answer waits it out instead).
+                host, port = self._address
+                await until_port_returns(host, port, delay, PROBE_INTERVAL, self._never)
             else:
-                next_tick = now + self._backoff.next_delay()
-            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+                await asyncio.sleep(delay)
+            next_tick = loop.time()
 
     async def _scan_once(self) -> bool:
         """One scan: read every block, publish the batch. False when the device failed."""
@@ -94,6 +111,7 @@ class ModbusPoller:
         try:
             samples = await self.scan()
         except ModbusError as exc:
+            self._link_down = isinstance(exc, LinkDown)
             self._failed(str(exc))
             return False
         self._succeeded(samples, (time.perf_counter() - started) * 1000.0)
@@ -168,7 +186,7 @@ class ModbusPoller:
         status.signal_errors = {s.signal: s.error for s in samples if s.error is not None}
         if status.signal_errors:
             status.last_error = status.signal_summary()
-        self._backoff.reset()
+        self.backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
             down_for = self._outage.recovered()

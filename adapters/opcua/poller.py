@@ -25,6 +25,7 @@ import logging
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from asyncua import ua
 
@@ -34,6 +35,7 @@ from gateway.config.models import OpcUaDevice, OpcUaSignal
 from gateway.config.nodeids import NodeIdError, parse_node_id
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
 from gateway.outage import Outage
+from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
 
 from .errors import OpcUaError, SessionLost, wrapped
@@ -41,6 +43,9 @@ from .session import Session, open_session
 from .values import status_text, to_sample
 
 log = logging.getLogger(__name__)
+
+PROBE_INTERVAL = 1.0
+"""Seconds between bare TCP checks of a dead server's port."""
 
 READ_CHUNK = 1000
 """Nodes per Read request when the server does not say its limit."""
@@ -62,7 +67,11 @@ class OpcUaPoller:
         self.trust_dir = trust_dir
         self._signals: list[OpcUaSignal] = list(device.signals)
         self._refs = [parse_node_id(s.node) for s in self._signals]
-        self._backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
+        self.backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
+        """Between reconnects; the endpoint's port is watched meanwhile (`gateway.portprobe`)."""
+        where = urlsplit(device.endpoint)
+        self._host, self._port = where.hostname or "", where.port or 4840
+        self._never = asyncio.Event()
         self._outage = Outage()
         self._session: Session | None = None
         self._last_error: str | None = None
@@ -75,7 +84,11 @@ class OpcUaPoller:
                 await self._connected_session()
             except OpcUaError as exc:
                 self._failed(str(exc))
-            await asyncio.sleep(self._backoff.next_delay())
+            # A server that went away is reconnected to as soon as its port answers again,
+            # however long the backoff has grown; one that answers but refuses waits it out.
+            await until_port_returns(
+                self._host, self._port, self.backoff.next_delay(), PROBE_INTERVAL, self._never
+            )
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
@@ -276,7 +289,7 @@ class OpcUaPoller:
     # -- status ---------------------------------------------------------------------------
 
     def _connected(self, nodes: int, errors: dict[int, str]) -> None:
-        self._backoff.reset()
+        self.backoff.reset()
         status = self.status
         # Notifications may have come in already: add to what they said, do not replace it.
         status.signal_errors.update({self._signals[i].name: e for i, e in errors.items()})

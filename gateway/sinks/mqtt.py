@@ -34,9 +34,10 @@ gateway dies, and `offline` again from `close()` on a clean shutdown.
 Modules. This one is the sink (queueing, the in-flight window, reconnecting, closing);
 `mqtt_messages` the messages, their encoding and their framing on disk; `mqtt_link` the
 paho-thread bridge of one connection, its in-flight bookkeeping and the TLS set-up;
-`portprobe` the port watch; `mqtt_errors` the one exception, `MqttError`, whose text says, for
-a technician, why a connection could not be made or was lost. `run()` catches it, keeps it as
-`last_error` and retries. `SinkBase` (`sinks.base`) holds what this sink shares with InfluxDB's.
+`gateway.portprobe` the port watch; `mqtt_errors` the one exception, `MqttError`, whose text
+says, for a technician, why a connection could not be made or was lost. `run()` catches it,
+keeps it as `last_error` and retries. `SinkBase` (`sinks.base`) holds what this sink shares
+with InfluxDB's.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from gateway.backoff import Backoff
 from gateway.buffer import Outbox, open_outbox
 from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import Batch, Report, StateChange
+from gateway.portprobe import until_port_returns
 from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase
 from gateway.sinks.mqtt_errors import MqttError
 from gateway.sinks.mqtt_link import Connection, Will, connect, teardown
@@ -64,7 +66,6 @@ from gateway.sinks.mqtt_messages import (
     load_messages,
     message_size,
 )
-from gateway.sinks.portprobe import until_port_returns
 
 __all__ = ["InFlight", "Message", "MqttError", "MqttSink"]
 

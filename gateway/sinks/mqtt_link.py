@@ -9,7 +9,7 @@ loop never waits on the network. Each connection gets a fresh paho client with p
 reconnect turned off: the sink decides when to connect again.
 
 How the sink waits to reconnect to a broker whose port did not answer is in
-`gateway.sinks.portprobe`.
+`gateway.portprobe`.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway.backoff import Backoff
 from gateway.config.models import Config
 from gateway.model import BAD, GOOD, DeviceState
 from gateway.service import Gateway
@@ -220,5 +221,41 @@ async def test_rtu_over_a_serial_line_with_two_units(collected, pty_pair) -> Non
         await sink.wait_for(lambda: sink.batches_of("boiler-1") and sink.batches_of("grinder-2"))
         assert values_of(sink, "boiler-1") == FURNACE_EXPECTED
         assert values_of(sink, "grinder-2") == FURNACE_EXPECTED
+    finally:
+        await server.stop()
+
+
+async def test_a_device_whose_server_returns_is_read_within_seconds_whatever_the_backoff(
+    collected,
+) -> None:
+    server = BankServer({1: furnace_bank()})
+    await server.start_tcp()
+    try:
+        config = make_config(
+            [
+                {
+                    "id": "furnace-1",
+                    "protocol": "modbus-tcp",
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "interval": "200ms",
+                    "timeout": "300ms",
+                    "signals": FURNACE_SIGNALS[:1],
+                }
+            ]
+        )
+        gateway = await start(config, collected)
+        sink = collected[1]
+        await sink.wait_for(lambda: sink.batches_of("furnace-1"))
+        poller = gateway.devices["furnace-1"].poller
+        # As after a long outage: the next full retry would be 30 s away.
+        poller.backoff = Backoff(initial=30.0, maximum=30.0, jitter=0.0)
+        await server.stop()
+        await sink.wait_for(lambda: sink.last_state("furnace-1").state is DeviceState.ERROR)
+        await server.start_tcp(server.port)
+        loop = asyncio.get_running_loop()
+        back = loop.time()
+        await sink.wait_for(lambda: sink.last_state("furnace-1").state is DeviceState.ONLINE, 15)
+        assert loop.time() - back < 5.0, "waited for the backoff instead of the port"
     finally:
         await server.stop()

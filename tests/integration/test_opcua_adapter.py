@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from asyncua import ua
 
+from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice
 from gateway.config.nodeids import parse_node_id
 from gateway.model import BAD, DeviceState
@@ -255,3 +256,19 @@ async def test_test_reads_and_browses_share_a_small_pool_per_endpoint(server, tm
     assert {s.signal: s.value for s in results[0]} == EXPECTED
     assert 1 <= adapter.probes_peak <= PROBE_SESSIONS
     assert adapter.probes_open == 0
+
+
+async def test_a_server_that_returns_is_read_within_seconds_whatever_the_backoff(
+    server, reader
+) -> None:
+    poller = reader.start(server.endpoint, SIGNALS[:1])
+    await reader.sink.wait_for(lambda: reader.good().get("temperature") == 1452.5)
+    # As after a long outage: the next full reconnect would be 30 s away.
+    poller.backoff = Backoff(initial=30.0, maximum=30.0, jitter=0.0)
+    await server.stop()
+    await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ERROR, 10)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    back = loop.time()
+    await reader.sink.wait_for(lambda: poller.status.state is DeviceState.ONLINE, 20)
+    assert loop.time() - back < 6.0, "waited for the backoff instead of the port"

@@ -41,8 +41,8 @@ class Reader:
         status = self.pipeline.board.add(device.id, device.protocol).status
         self.pipeline.add_device(device.id, device.signals)
         poller = OpcUaPoller(device, self.pipeline, status, trust_dir)
-        poller._backoff.initial = 0.2  # quick reconnects in tests
-        poller._backoff.maximum = 1.0
+        poller.backoff.initial = 0.2  # quick reconnects in tests
+        poller.backoff.maximum = 1.0
         self.pollers.append((poller, asyncio.create_task(poller.run())))
         return poller
 

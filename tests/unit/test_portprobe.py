@@ -1,11 +1,11 @@
-"""`gateway.sinks.portprobe`: a bare TCP check of a port on loopback, and the reconnect wait it
+"""`gateway.portprobe`: a bare TCP check of a port on loopback, and the reconnect wait it
 cuts short (driven by a scripted probe, so no test waits for time to pass)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from gateway.sinks.portprobe import port_answers, until_port_returns
+from gateway.portprobe import port_answers, until_port_returns
 from tests.support.mosquitto import free_port
 
 

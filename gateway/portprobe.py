@@ -1,6 +1,7 @@
-"""Waiting for a server's TCP port to come back, cheaply: a sink whose server went away retries
-its full connect with a long backoff, so as not to hammer it, and meanwhile checks the port
-with bare TCP connects (closed at once, nothing sent) to reconnect as soon as it answers.
+"""Waiting for a server's TCP port to come back, cheaply: a sink or a device whose server went
+away retries its full connect with a long backoff, so as not to hammer it, and meanwhile checks
+the port with bare TCP connects (closed at once, nothing sent) to reconnect as soon as it
+answers. Used by the MQTT sink, the OPC UA poller and the Modbus TCP poller.
 """
 
 from __future__ import annotations
