@@ -2,11 +2,14 @@
 
 Every change needs a token listed (as its sha256) in `api.tokens`; reads need one too when
 `api.read_requires_token` is true (read live from the store, so a change applies at once).
+Reads that make the gateway talk to a machine (an OPC UA browse opens a session on it, and a
+machine's server may allow only a few) need a token whenever the API listens beyond loopback.
 A refusal is 401 with a JSON reason and a `WWW-Authenticate` header, and changes nothing.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -43,7 +46,27 @@ def can_read(store: StoreDep, authorization: Annotated[str | None, Header()] = N
         can_change(store, authorization)
 
 
+def _loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def can_probe(store: StoreDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """As `can_read` while the API listens on loopback only; else as `can_change`."""
+    if _loopback(store.config.api.listen):
+        can_read(store, authorization)
+    else:
+        can_change(store, authorization)
+
+
 Reader = Depends(can_read)
 """For `dependencies=[Reader]` on every read route."""
+Prober = Depends(can_probe)
+"""For reads that cost a machine a session (browse)."""
 Writer = Annotated[str, Depends(can_change)]
 """A route parameter: the token name of whoever makes the change."""

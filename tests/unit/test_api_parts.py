@@ -89,3 +89,40 @@ def test_api_tls_needs_cert_and_key_together() -> None:
 )
 def test_parse_listen(listen: str, expected: tuple[str, int]) -> None:
     assert parse_listen(listen) == expected
+
+
+@pytest.mark.parametrize(
+    ("listen", "open_to_readers"),
+    [
+        ("127.0.0.1:8080", True),
+        ("127.0.0.2:8080", True),
+        ("localhost:8080", True),
+        ("[::1]:8080", True),
+        ("0.0.0.0:8080", False),
+        ("[::]:8080", False),
+        ("192.168.1.10:8080", False),
+        ("gerbang.local:8080", False),
+    ],
+)
+def test_browsing_a_machine_needs_a_token_when_the_api_is_open_to_the_lan(
+    listen: str, open_to_readers: bool
+) -> None:
+    from types import SimpleNamespace
+    from typing import Any
+
+    from gateway.api.access import can_probe
+    from gateway.api.errors import ApiError
+
+    token = new_token()
+    text = (
+        "version: 1\ngateway: {id: gw}\n"
+        f'api: {{listen: "{listen}", tokens: [{{name: budi, sha256: "{digest(token)}"}}]}}\n'
+    )
+    store: Any = SimpleNamespace(config=parse_config_text(text))
+    assert can_probe(store, f"Bearer {token}") is None, "a token always does"
+    if open_to_readers:
+        assert can_probe(store, None) is None
+    else:
+        with pytest.raises(ApiError) as refused:
+            can_probe(store, None)
+        assert refused.value.status == 401

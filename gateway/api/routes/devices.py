@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from gateway.api import schemas
-from gateway.api.access import Reader, Writer
+from gateway.api.access import Prober, Reader, Writer
 from gateway.api.body import optional_json, read_json
 from gateway.api.deps import ChangesDep, GatewayDep, RenderedDep, StoreDep
 from gateway.api.errors import ApiError
@@ -145,7 +145,7 @@ async def probe(
 @router.get(
     "/api/v1/devices/{device_id}/browse",
     response_model=list[schemas.BrowseItemOut],
-    dependencies=[Reader],
+    dependencies=[Prober],
     responses={
         **schemas.READ_ERRORS,
         **NOT_FOUND,
