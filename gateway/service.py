@@ -136,6 +136,9 @@ class Gateway:
         self.devices: dict[str, _RunningDevice] = {}
         self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
+        self.problems: dict[str, str] = {}
+        """What does not run although the config asks for it (the HTTP API that could not
+        listen, ...), by part: shown in systemd's STATUS= line."""
 
     async def start(self) -> None:
         """Start every sink and every enabled device."""
@@ -289,6 +292,7 @@ class Gateway:
             parts.append(
                 f"{st.name} {'connected' if st.connected else 'disconnected'}, backlog {st.backlog}"
             )
+        parts += self.problems.values()
         return "; ".join(parts)
 
 

@@ -101,12 +101,14 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
     try:
         config.load()
     except (OSError, ssl.SSLError) as exc:
+        gateway.problems["api"] = f"HTTP API not started: cannot load api.tls_cert/key: {exc}"
         log.error("HTTP API not started: cannot load api.tls_cert/api.tls_key: %s", exc)
         yield None
         return
     try:
         sock = bind(host, port)
     except OSError as exc:
+        gateway.problems["api"] = f"HTTP API not listening on {api.listen}: {exc.strerror}"
         log.error("HTTP API not started: cannot listen on %s: %s", api.listen, exc.strerror)
         yield None
         return
@@ -118,6 +120,7 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
     if task.done():
         sock.close()
         failure = task.exception()
+        gateway.problems["api"] = f"HTTP API not started: {failure}"
         log.error("HTTP API not started: %s", failure)
         yield None
         return

@@ -324,6 +324,7 @@ async def test_an_api_address_in_use_is_logged_and_the_gateway_runs_on(
         assert f"cannot listen on {store.config.api.listen}" in caplog.text
         assert not task.done(), "the gateway exited"
         assert gateways[0].running
+        assert f"HTTP API not listening on {store.config.api.listen}" in gateways[0].summary()
         stop.set()
         async with asyncio.timeout(15):
             assert await task == 0
