@@ -156,7 +156,7 @@ class McServer:
         self.silent = False
         """When True, requests are read and never answered (a CPU that hangs)."""
         self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
+        self._clients: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> McServer:
         """Listen on host:port (a free port when 0; `port` then holds it)."""
@@ -165,7 +165,9 @@ class McServer:
         return self
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._clients.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients[task] = writer
         try:
             while True:
                 head = await reader.readexactly(9)
@@ -182,10 +184,14 @@ class McServer:
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        except asyncio.CancelledError:
+            # `stop` ends the connection. A handler that ended cancelled would be logged as an
+            # error by asyncio's stream callback (3.11), so it ends normally instead.
+            pass
         except FrameError as exc:
             log.warning("MC server: %s; closing the connection", exc)
         finally:
-            self._clients.discard(writer)
+            self._clients.pop(task, None)
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
@@ -195,8 +201,10 @@ class McServer:
         if self._server is None:
             return
         self._server.close()
-        for writer in list(self._clients):
-            writer.close()
+        handlers = list(self._clients)
+        for handler in handlers:
+            handler.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
 
