@@ -22,11 +22,13 @@ demo: deps venv
 
 test: test-deps venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Debian packages: only those missing are installed, so a second run does nothing.
 define install_debs

@@ -39,8 +39,8 @@ STATUS_TICK = 2.0
 
 ApiHook = Callable[[Gateway], AbstractAsyncContextManager[object]]
 """Starts the HTTP API for a running gateway: entering returns once it listens (READY=1 waits
-for it), exiting stops it (given API_STOP_TIMEOUT). This is the seam for the HTTP API, which is
-built elsewhere: `cli.cmd_run` is to pass `api=` once it exists."""
+for it), exiting stops it (given API_STOP_TIMEOUT). `cli.cmd_run` passes
+`gateway.api.server.serve_api`; tests run the gateway without an API by passing none."""
 
 
 async def run_gateway(

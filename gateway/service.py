@@ -22,7 +22,7 @@ from gateway.config.models import Config, Device
 from gateway.model import Batch, DeviceState, StateChange, now_ms
 from gateway.pipeline import Pipeline
 from gateway.protocols import Adapters
-from gateway.sinks.base import Sink
+from gateway.sinks.base import Sink, SinkStatus
 from gateway.status import DeviceStatus
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ class Reconciled:
 
 class _HeldSink:
     """Stands in for a sink while it restarts: keeps what the pipeline hands it, in order, and
-    passes it on to the new sink, so that nothing is lost in between."""
+    passes it on to the new sink, so that nothing is lost in between. It is a `Sink`, so that
+    it can take the restarting sink's place in the pipeline's list."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -94,6 +95,17 @@ class _HeldSink:
 
     def state_changed(self, change: StateChange) -> None:
         self.items.append(change)
+
+    async def run(self) -> None:
+        """Nothing to deliver to: the items wait for `hand_over`. (Never started.)"""
+        await asyncio.get_running_loop().create_future()
+
+    async def close(self, deadline: float = 5.0) -> None:
+        """Nothing to close: the items stay held for the new sink."""
+
+    def status(self) -> SinkStatus:
+        backlog = sum(len(item.samples) for item in self.items if isinstance(item, Batch))
+        return SinkStatus(self.name, backlog=backlog)
 
     def hand_over(self, sink: Sink) -> None:
         for item in self.items:

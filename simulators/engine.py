@@ -46,8 +46,8 @@ _SENTINEL = {"int16": 0x7FFF, "uint16": 0xFFFF, "uint32": 0xFFFFFFFF, "int32": 0
 def encode(signal: Signal, value: Value) -> list[int]:
     """The registers holding `value` (engineering units) as `signal` declares it."""
     if signal.type == "string":
-        raw = str(value).encode("ascii", "replace")[: 2 * signal.length]
-        return list(struct.unpack(f">{signal.length}H", raw.ljust(2 * signal.length, b"\0")))
+        text = str(value).encode("ascii", "replace")[: 2 * signal.length]
+        return list(struct.unpack(f">{signal.length}H", text.ljust(2 * signal.length, b"\0")))
     if signal.type == "float32":
         hi, lo = struct.unpack(">HH", struct.pack(">f", float(value)))
         words = [hi, lo]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from simulators.core.faults import FAULT_COIL_BASE, GENERIC_FAULTS, fault_names
 from simulators.core.spec import Model, Signal, Unit
@@ -51,9 +52,11 @@ def signal_entry(s: Signal) -> dict[str, object]:
     return entry
 
 
-def device_entries(model: Model, endpoint: Endpoint, prefix: str | None = None) -> list[dict]:
+def device_entries(
+    model: Model, endpoint: Endpoint, prefix: str | None = None
+) -> list[dict[str, Any]]:
     """The gateway `devices:` entries (plain data) for every unit of `model`."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for unit in model.units:
         entry: dict[str, object] = {"id": device_id(model, unit, prefix)}
         if endpoint.protocol == "opcua":
@@ -134,7 +137,7 @@ def sim_config(
             lines.append(f"  {'- ' if first else '  '}{key}: {text}")
             first = False
         lines.append("    signals:")
-        lines += [f"      - {_flow(s)}" for s in signals]  # type: ignore[attr-defined]
+        lines += [f"      - {_flow(s)}" for s in signals]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +211,7 @@ def describe(model: Model) -> str:
                 "0 to clear it):", ""]  # fmt: skip
         out += ["| coil | fault | effect |", "| --- | --- | --- |"]
         for i, name in enumerate(fault_names(m.faults)):
-            effect = GENERIC_FAULTS.get(name) or m.faults[name]  # type: ignore[index]
+            effect = GENERIC_FAULTS.get(name) or m.faults[name]
             effect = effect.replace("the probe signal", f"`{m.probe}`").replace(
                 "the probe", f"`{m.probe}`"
             )

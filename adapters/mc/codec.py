@@ -118,9 +118,11 @@ def encode_value(field: McField, value: Value) -> list[int]:
     if loc.type == "string":
         raw = str(value).encode("ascii", errors="replace")[: 2 * loc.words]
         return list(struct.unpack(f"<{loc.words}H", raw.ljust(2 * loc.words, b"\0")))
-    number: float | int = value  # type: ignore[assignment]
+    if isinstance(value, str) or value is None:
+        raise TypeError(f"field {field.name}: a {loc.type} needs a number, not {value!r}")
+    number: float = value
     if field.scale != 1.0 or field.offset != 0.0:
-        number = (float(value) - field.offset) / field.scale  # type: ignore[arg-type]
+        number = (float(value) - field.offset) / field.scale
     if loc.type not in _FLOATS:
         number = round(number)
     packed = struct.pack(_FORMATS[loc.type], number)

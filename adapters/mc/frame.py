@@ -131,7 +131,7 @@ def build_write(
     if bits and device not in BIT_DEVICES:
         raise ValueError(f"{device} is a word device: write it in word units")
     head = _device(device, number, len(values), limit)
-    data = encode_bits(values) if bits else encode_words(values)  # type: ignore[arg-type]
+    data = encode_bits(values) if bits else encode_words(values)
     return _request(BATCH_WRITE, BIT_UNITS if bits else WORD_UNITS, head + data, timer, route)
 
 
@@ -147,8 +147,10 @@ def decode_words(data: bytes) -> tuple[int, ...]:
     return struct.unpack(f"<{len(data) // 2}H", data)
 
 
-def encode_bits(values: Sequence[bool]) -> bytes:
-    """Bit points two per byte: the first in the high nibble (0x10), the second in the low."""
+def encode_bits(values: Sequence[bool] | Sequence[int]) -> bytes:
+    """Bit points two per byte: the first in the high nibble (0x10), the second in the low.
+
+    A point is on when its value is true (True, or a non-zero int)."""
     out = bytearray((len(values) + 1) // 2)
     for n, value in enumerate(values):
         if value:

@@ -113,7 +113,16 @@ def _string_decoder(signal: ModbusSignal, offset: int) -> tuple[bool, Decode]:
 class BlockDecoder:
     """Decodes one read block (registers or bits) into the samples of the signals it covers."""
 
-    __slots__ = ("_bits", "_members", "_pack", "_pack_swapped", "count", "start", "table")
+    __slots__ = (
+        "_bit_members",
+        "_bits",
+        "_members",
+        "_pack",
+        "_pack_swapped",
+        "count",
+        "start",
+        "table",
+    )
 
     def __init__(
         self, table: str, start: int, count: int, members: Sequence[tuple[int, ModbusSignal]]
@@ -124,14 +133,16 @@ class BlockDecoder:
         self._bits = table in ("coil", "discrete")
         self._pack = struct.Struct(f">{count}H").pack
         self._pack_swapped: Callable[..., bytes] | None = None
-        decoders: list[tuple[int, Decode | tuple[int, str, str | None]]] = []
+        decoders: list[tuple[int, Decode]] = []
+        bit_members: list[tuple[int, tuple[int, str, str | None]]] = []
+        """(signal index, (bit offset in the block, name, unit)) of a bit block."""
         needs_swap = False
         for index, signal in members:
             rel = signal.address - start
             if rel < 0 or rel + signal.size > count:
                 raise ValueError(f"signal {signal.name} lies outside block {table} {start}+{count}")
             if self._bits:
-                decoders.append((index, (rel, signal.name, signal.unit)))
+                bit_members.append((index, (rel, signal.name, signal.unit)))
                 continue
             offset = rel * 2
             if signal.type == "string":
@@ -145,19 +156,20 @@ class BlockDecoder:
         if needs_swap:
             self._pack_swapped = struct.Struct(f"<{count}H").pack
         self._members = decoders
+        self._bit_members = bit_members
 
     def decode(
         self, values: Sequence[int] | Sequence[bool], ts: int, out: list[Sample | None]
     ) -> None:
         """Write each covered signal's sample into `out[signal_index]`."""
         if self._bits:
-            for index, (rel, name, unit) in self._members:  # type: ignore[misc]
+            for index, (rel, name, unit) in self._bit_members:
                 out[index] = Sample(name, bool(values[rel]), GOOD, ts, unit)
             return
         buf = self._pack(*values)
         swp = self._pack_swapped(*values) if self._pack_swapped is not None else buf
         for index, fn in self._members:
-            out[index] = fn(buf, swp, ts)  # type: ignore[operator]
+            out[index] = fn(buf, swp, ts)
 
 
 def compile_block(
@@ -184,9 +196,11 @@ def encode_value(signal: ModbusSignal, value: Value) -> list[int]:
         word = (1 << signal.bit) if (value and signal.bit is not None) else (1 if value else 0)
         return _swap_bytes([word]) if signal.byte_order == "little" else [word]
     fmt = _FORMATS[signal.type or "uint16"]
-    raw_value: float | int = value  # type: ignore[assignment]
+    if isinstance(value, str) or value is None:
+        raise TypeError(f"signal {signal.name}: a {signal.type} needs a number, not {value!r}")
+    raw_value: float = value
     if signal.scale != 1.0 or signal.offset != 0.0:
-        raw_value = (float(value) - signal.offset) / signal.scale  # type: ignore[arg-type]
+        raw_value = (float(value) - signal.offset) / signal.scale
     if signal.type not in _FLOATS:
         raw_value = round(raw_value)
     words = list(struct.unpack(f">{struct.calcsize(fmt) // 2}H", struct.pack(">" + fmt, raw_value)))

@@ -22,9 +22,10 @@ from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import ModbusDevice, ModbusSignal
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.outage import Outage
 from gateway.status import DeviceStatus
 
-from .codec import compile_block
+from .codec import BlockDecoder, compile_block
 from .errors import ExceptionResponse, ModbusError, NoResponse
 from .link import ModbusLink
 from .planner import ReadRequest, gap_addresses, minimum_requests, plan_reads, split_failed
@@ -45,12 +46,12 @@ class ModbusPoller:
         self._signals: list[ModbusSignal] = list(device.signals)
         self._avoid: set[tuple[str, int]] = set()
         self._isolate: set[int] = set()
-        self._plan: list[tuple[ReadRequest, object]] = []
+        self._plan: list[tuple[ReadRequest, BlockDecoder]] = []
         self._replan()
         self._backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
         )
-        self._down_since: float | None = None
+        self._outage = Outage()
         self._last_error_published: str | None = None
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
 
@@ -65,7 +66,7 @@ class ModbusPoller:
         self._plan = [(req, self._compile(req)) for req in requests]
         self.status.requests_per_scan = len(self._plan)
 
-    def _compile(self, req: ReadRequest) -> object:
+    def _compile(self, req: ReadRequest) -> BlockDecoder:
         members = [(i, self._signals[i]) for i in req.members]
         return compile_block(req.table, req.address, req.count, members)
 
@@ -121,7 +122,11 @@ class ModbusPoller:
         return samples
 
     async def _read_into(
-        self, req: ReadRequest, decoder: object, out: list[Sample | None], errors: dict[int, str]
+        self,
+        req: ReadRequest,
+        decoder: BlockDecoder,
+        out: list[Sample | None],
+        errors: dict[int, str],
     ) -> bool:
         """Read one block into `out`, splitting it on an exception. True if the plan changed."""
         try:
@@ -130,7 +135,7 @@ class ModbusPoller:
             if not exc.is_address_problem:
                 raise NoResponse(f"device {self.device.id}: {exc}") from exc
             return await self._split_and_retry(req, exc, out, errors)
-        decoder.decode(registers, now_ms(), out)  # type: ignore[attr-defined]
+        decoder.decode(registers, now_ms(), out)
         return False
 
     async def _split_and_retry(
@@ -166,15 +171,11 @@ class ModbusPoller:
         self._backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
-            if self._down_since is not None:
-                log.warning(
-                    "device %s: recovered after %.0f s",
-                    self.device.id,
-                    time.monotonic() - self._down_since,
-                )
+            down_for = self._outage.recovered()
+            if down_for is not None:
+                log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
             else:
                 log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
-            self._down_since = None
             if not status.signal_errors:
                 status.last_error = None
             self._set_state(DeviceState.ONLINE, None)
@@ -184,8 +185,7 @@ class ModbusPoller:
         status.polls_failed += 1
         message = f"device {self.device.id}: {error}" if self.device.id not in error else error
         status.last_error = message
-        if self._down_since is None:
-            self._down_since = time.monotonic()
+        if self._outage.failed(message):
             log.error("%s; retrying with backoff", message)
         else:
             log.debug("%s (still failing)", message)

@@ -9,6 +9,8 @@ so a tree can be drawn. Used by `gerbang opcua browse` and by the HTTP API.
 
 from __future__ import annotations
 
+from typing import cast
+
 from asyncua import Client, Node, ua
 
 from gateway.adapter import BrowsedNode
@@ -17,6 +19,9 @@ from .values import convert, status_text
 
 MAX_NODES = 5000
 """Stop after this many nodes: a browse is for people, not for dumping a server."""
+# A node class mask is a bit set of NodeClass values (OPC UA Part 4, BrowseDescription), but
+# asyncua's `get_children` annotates it as one NodeClass member: the OR is an int, so cast.
+_OBJECTS_AND_VARIABLES = cast(ua.NodeClass, ua.NodeClass.Object | ua.NodeClass.Variable)
 
 
 def config_node_id(node_id: ua.NodeId, namespaces: list[str]) -> str:
@@ -52,7 +57,7 @@ async def _walk(
         return
     children = await node.get_children(
         refs=ua.ObjectIds.HierarchicalReferences,
-        nodeclassmask=ua.NodeClass.Object | ua.NodeClass.Variable,
+        nodeclassmask=_OBJECTS_AND_VARIABLES,
     )
     for child in children:
         if len(out) >= MAX_NODES:

@@ -58,7 +58,10 @@ def cmd_browse(args: argparse.Namespace) -> int:
             print(f"gerbang: no opcua device {args.device!r} in {args.config}", file=sys.stderr)
             return 1
     elif args.endpoint:
-        device = OpcUaDevice(id="browse", protocol="opcua", endpoint=args.endpoint, timeout="5s")
+        # Validated from raw values as a config file is ("5s" is a duration, not a float).
+        device = OpcUaDevice.model_validate(
+            {"id": "browse", "protocol": "opcua", "endpoint": args.endpoint, "timeout": "5s"}
+        )
     else:
         print("gerbang opcua browse: give an ENDPOINT, or -c FILE --device ID", file=sys.stderr)
         return 2

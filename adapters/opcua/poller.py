@@ -33,6 +33,7 @@ from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice, OpcUaSignal
 from gateway.config.nodeids import NodeIdError, parse_node_id
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.outage import Outage
 from gateway.status import DeviceStatus
 
 from .errors import OpcUaError, SessionLost, wrapped
@@ -62,7 +63,7 @@ class OpcUaPoller:
         self._signals: list[OpcUaSignal] = list(device.signals)
         self._refs = [parse_node_id(s.node) for s in self._signals]
         self._backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
-        self._down_since: float | None = None
+        self._outage = Outage()
         self._session: Session | None = None
         self._last_error: str | None = None
         status.requests_per_scan = 0 if device.subscribe else 1
@@ -279,12 +280,9 @@ class OpcUaPoller:
         status = self.status
         # Notifications may have come in already: add to what they said, do not replace it.
         status.signal_errors.update({self._signals[i].name: e for i, e in errors.items()})
-        if self._down_since is not None:
-            log.warning(
-                "device %s: connected again after %.0f s",
-                self.device.id,
-                time.monotonic() - self._down_since,
-            )
+        down_for = self._outage.recovered()
+        if down_for is not None:
+            log.warning("device %s: connected again after %.0f s", self.device.id, down_for)
         else:
             log.info(
                 "device %s: connected (%s, %d nodes)",
@@ -294,7 +292,6 @@ class OpcUaPoller:
             )
         for index, error in errors.items():
             log.error("device %s: signal %s: %s", self.device.id, self._signals[index].name, error)
-        self._down_since = None
         status.last_error = self.status.signal_summary()
         self._set_state(DeviceState.ONLINE, None)
 
@@ -319,8 +316,7 @@ class OpcUaPoller:
         status = self.status
         status.polls_failed += 1
         message = error if self.device.id in error else f"device {self.device.id}: {error}"
-        if self._down_since is None:
-            self._down_since = time.monotonic()
+        if self._outage.failed(message):
             log.error("%s; retrying with backoff", message)
         else:
             log.debug("%s (still failing)", message)

@@ -37,6 +37,7 @@ MAX_STRING = 254
 
 _AREA_ALIASES: dict[str, Area] = {"M": "M", "I": "I", "E": "I", "Q": "Q", "A": "Q"}
 _LETTER_WIDTH: dict[str, int] = {"X": 1, "B": 1, "W": 2, "D": 4}
+_LETTERS: dict[str, SizeLetter] = {"X": "X", "B": "B", "W": "W", "D": "D"}
 _LETTER_NAME: dict[str, str] = {"X": "bit", "B": "byte", "W": "word", "D": "double word"}
 _FORMAT = (
     "expected DB<n>.DBX<byte>.<bit>, DB<n>.DBB<byte>, DB<n>.DBW<byte>, DB<n>.DBD<byte>, "
@@ -139,8 +140,9 @@ def parse_address(text: str) -> S7Address:
         hint = _NOT_SUPPORTED.get(s[0], f"{s[0]!r} is not an area (DB, M, I, Q)")
         raise _fail(text, hint, formats=s[0] not in _NOT_SUPPORTED)
     rest = s[1:]
-    if rest[:1] in _LETTER_WIDTH:
-        letter, offset = rest[0], rest[1:]
+    letter = _LETTERS.get(rest[:1])
+    if letter is not None:
+        offset = rest[1:]
     else:
         letter, offset = "X", rest
     return _finish(text, area, 0, letter, offset, f"{area}{'' if letter == 'X' else letter}")
@@ -158,17 +160,19 @@ def _parse_db(text: str, s: str) -> S7Address:
     if not rest.startswith(".DB"):
         example = f"DB{db}.DBW{rest.lstrip('.XBWD') or 0}"
         raise _fail(text, f"after DB{db} comes .DB and the size letter, as {example}")
-    letter, offset = rest[3:4], rest[4:]
-    if letter not in _LETTER_WIDTH:
+    letter, offset = _LETTERS.get(rest[3:4]), rest[4:]
+    if letter is None:
         raise _fail(
             text,
-            f"{letter or 'nothing'!r} after DB{db}.DB is not a size letter: "
+            f"{rest[3:4] or 'nothing'!r} after DB{db}.DB is not a size letter: "
             "X (bit), B (byte), W (word) or D (double word)",
         )
     return _finish(text, "DB", db, letter, offset, f"DB{db}.DB{letter}")
 
 
-def _finish(text: str, area: Area, db: int, letter: str, offset: str, prefix: str) -> S7Address:
+def _finish(
+    text: str, area: Area, db: int, letter: SizeLetter, offset: str, prefix: str
+) -> S7Address:
     match = _OFFSET.fullmatch(offset)
     if match is None:
         raise _fail(
@@ -192,7 +196,7 @@ def _finish(text: str, area: Area, db: int, letter: str, offset: str, prefix: st
             f"a {name} address ({prefix}) names a byte, not a bit: drop .{bit}, "
             "or read one bit with X",
         )
-    return S7Address(area, db, byte, None, letter)  # type: ignore[arg-type]
+    return S7Address(area, db, byte, None, letter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +276,6 @@ def locate(
     return S7Location(addr, kind, size, length)
 
 
-def _respell(addr: S7Address, letter: str) -> str:
+def _respell(addr: S7Address, letter: SizeLetter) -> str:
     bit = 0 if letter == "X" else None
-    return str(S7Address(addr.area, addr.db, addr.byte, bit, letter))  # type: ignore[arg-type]
+    return str(S7Address(addr.area, addr.db, addr.byte, bit, letter))

@@ -162,9 +162,11 @@ def encode_value(field: S7Field, value: Value) -> bytes:
         capacity = loc.length or 0
         chars = str(value).encode("latin-1", errors="replace")[:capacity]
         return bytes([capacity, len(chars)]) + chars.ljust(capacity, b"\0")
-    raw: float | int = value  # type: ignore[assignment]
+    if isinstance(value, str) or value is None:
+        raise TypeError(f"field {field.name}: a {loc.type} needs a number, not {value!r}")
+    raw: float = value
     if field.scale != 1.0 or field.offset != 0.0:
-        raw = (float(value) - field.offset) / field.scale  # type: ignore[arg-type]
+        raw = (float(value) - field.offset) / field.scale
     if loc.type not in _FLOATS:
         raw = round(raw)
     return struct.pack(_FORMATS[loc.type], raw)

@@ -168,29 +168,40 @@ class Live:
         self.closing = asyncio.Event()
 
     def full(self) -> bool:
+        """Whether MAX_CLIENTS streams are admitted now."""
         return self.clients >= MAX_CLIENTS
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        """One client's events until it hangs up or the server stops."""
+    def admit(self) -> bool:
+        """Take one of the MAX_CLIENTS places, or say False. Checked and taken in one step (no
+        await between), so a burst of clients cannot all pass the check before any is counted;
+        the caller must `release` it once the stream's response has ended, however it ended."""
+        if self.full():
+            return False
         self.clients += 1
-        try:
-            sent: dict[str, dict[str, Sample]] = {}
-            yield b"retry: 2000\n\n"
-            yield _event("trends", self.trends.all())
-            trend_added = self.trends.added
-            while not self.closing.is_set():
-                yield _event("status", status_of(self.gateway).model_dump())
-                yield _event("values", {"devices": self._changed(sent)})
-                if trend_added.is_set():
-                    trend_added = self.trends.added
-                    yield _event("trend", self.trends.last())
-                closing = asyncio.ensure_future(self.closing.wait())
-                try:
-                    await asyncio.wait({closing}, timeout=EVENT_PERIOD_S)
-                finally:
-                    closing.cancel()
-        finally:
-            self.clients -= 1
+        return True
+
+    def release(self) -> None:
+        """Give back a place taken by `admit`."""
+        self.clients -= 1
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """One client's events until it hangs up or the server stops (its place taken by
+        `admit` beforehand)."""
+        sent: dict[str, dict[str, Sample]] = {}
+        yield b"retry: 2000\n\n"
+        yield _event("trends", self.trends.all())
+        trend_added = self.trends.added
+        while not self.closing.is_set():
+            yield _event("status", status_of(self.gateway).model_dump())
+            yield _event("values", {"devices": self._changed(sent)})
+            if trend_added.is_set():
+                trend_added = self.trends.added
+                yield _event("trend", self.trends.last())
+            closing = asyncio.ensure_future(self.closing.wait())
+            try:
+                await asyncio.wait({closing}, timeout=EVENT_PERIOD_S)
+            finally:
+                closing.cancel()
 
     def _changed(self, sent: dict[str, dict[str, Sample]]) -> dict[str, dict[str, Any]]:
         """Samples not sent to this client yet (all of them the first time)."""

@@ -153,3 +153,15 @@ class Valid(BaseModel):
 
 ConfigDocument = dict[str, Any]
 """The config as written in the file (secrets as "***")."""
+
+
+READ_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Problem}}
+"""The error answers of every read route (401 when reads need a token)."""
+CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **READ_ERRORS,
+    400: {"model": Problem},
+    409: {"model": Problem},
+    413: {"model": Problem},
+    422: {"model": ConfigProblem},
+}
+"""The error answers of every route that changes (or validates) the config."""

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Generator
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.api.connections import GuardedH11Protocol
 from gateway.config.store import ConfigStore
 from gateway.service import Gateway
 
@@ -87,13 +88,13 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
         log_config=None,
         access_log=False,
         lifespan="off",
-        http="h11",
+        http=GuardedH11Protocol,  # closes idle and slow clients; bounds the connections
         ws="none",
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=1,
         timeout_keep_alive=5,
-        limit_concurrency=64,
+        limit_concurrency=None,  # GuardedH11Protocol bounds the connections instead
         ssl_certfile=api.tls_cert,
         ssl_keyfile=api.tls_key,
     )
@@ -116,8 +117,8 @@ async def serve_api(gateway: Gateway, store: ConfigStore) -> AsyncIterator[Embed
     listening.cancel()
     if task.done():
         sock.close()
-        exc = task.exception()
-        log.error("HTTP API not started: %s", exc)
+        failure = task.exception()
+        log.error("HTTP API not started: %s", failure)
         yield None
         return
     server.port = sock.getsockname()[1]

@@ -106,7 +106,7 @@ def _as_written(message: str, loc: Loc, filled: Mapping[Loc, tuple[str, str]]) -
         elif value:
             message = re.sub(
                 rf"(?<![A-Za-z0-9_]){re.escape(value)}(?![A-Za-z0-9_])",
-                lambda _match, text=written: text,
+                written.replace("\\", "\\\\"),  # a replacement template: keep "\\" literal
                 message,
             )
     return message

@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from .alarms import AlarmRule, device_alarm_issues, signal_alarm_issues
+from .oee import DeviceOee, SiteOee, oee_issues
 from .rules import SERIAL_DEFAULTS, Loc, reference_issues, rule_error, signal_kind
 from .types import (
     DURATION_OUT,
@@ -145,6 +147,10 @@ class ApiConfig(Strict):
     """PEM certificate (chain) file: the API then speaks HTTPS only."""
     tls_key: str | None = None
     """PEM private key of `tls_cert`."""
+    allowed_hosts: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=253)]] = (
+        Field(default_factory=list)
+    )
+    """Host names the API answers to besides IP literals and `localhost` (DNS rebinding)."""
 
     @field_validator("listen")
     @classmethod
@@ -271,6 +277,15 @@ class SignalBase(Strict):
     unit: str | None = Field(None, max_length=32)
     deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
     heartbeat: Heartbeat = 60.0
+    alarms: list[AlarmRule] = Field(default_factory=list, max_length=100)
+    """Limits that raise an alarm on this signal (SPEC "Alarms", `config.alarms`)."""
+
+    @model_validator(mode="after")
+    def _alarms_fit(self) -> SignalBase:
+        issues = signal_alarm_issues(self, self.alarms) if self.alarms else []
+        if issues:
+            raise rule_error(issues)
+        return self
 
 
 class ModbusSignal(SignalBase):
@@ -473,6 +488,8 @@ class DeviceBase(Strict):
     timeout: Timeout = 1.0
     measurement: str = Field("machine", min_length=1, max_length=64)
     profile: str | None = None
+    oee: DeviceOee | None = None
+    """How this machine's OEE is computed (config/oee.py); needs the site `oee:` block."""
 
 
 class ModbusDeviceBase(DeviceBase):
@@ -638,6 +655,8 @@ class Config(Strict):
     buffer: BufferConfig = Field(default_factory=BufferConfig)
     profiles: dict[str, Profile] = Field(default_factory=dict)
     devices: list[Device] = Field(default_factory=list)
+    oee: SiteOee | None = None
+    """The site's shifts for OEE (config/oee.py); devices opt in with their own `oee:`."""
 
     @model_validator(mode="after")
     def _references_and_profiles(self) -> Config:
@@ -650,6 +669,7 @@ class Config(Strict):
         # What was written, not the defaults: so that messages can tell the two apart.
         view = self.model_dump(include={"profiles", "devices"}, exclude_unset=True)
         issues = reference_issues(view.get("profiles"), view.get("devices"))
+        issues += _alarm_name_issues(self.profiles, self.devices)
         if issues:
             raise rule_error(issues)
         for device in self.devices:
@@ -659,7 +679,15 @@ class Config(Strict):
             names = {signal.name for signal in own}
             profile = self.profiles[device.profile]
             base = [s.model_copy() for s in profile.signals if s.name not in names]
-            device.signals = [*base, *own]  # type: ignore[assignment,list-item]
+            device.signals = [*base, *own]
+        return self
+
+    @model_validator(mode="after")
+    def _oee_references(self) -> Config:
+        """The devices' OEE signals exist and fit (after the profiles are merged, above)."""
+        issues = oee_issues(self)
+        if issues:
+            raise rule_error(issues)
         return self
 
     def device(
@@ -667,3 +695,29 @@ class Config(Strict):
     ) -> ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | S7Device | McDevice | None:
         """The device with this id, or None."""
         return next((d for d in self.devices if d.id == device_id), None)
+
+
+def _alarm_name_issues(
+    profiles: dict[str, Profile],
+    devices: list[ModbusTcpDevice | ModbusRtuDevice | OpcUaDevice | S7Device | McDevice],
+) -> list[tuple[Loc, str]]:
+    """Alarm names used twice on one device, its profile's signals included (`config.alarms`)."""
+    issues: list[tuple[Loc, str]] = []
+    for name, profile in profiles.items():
+        where: Loc = ("profiles", name, "signals")
+        signals: list[tuple[Loc, Any]] = [((*where, i), s) for i, s in enumerate(profile.signals)]
+        issues += device_alarm_issues(signals, f"profile '{name}'")
+    for index, device in enumerate(devices):
+        own: list[tuple[Loc, Any]] = [
+            (("devices", index, "signals", i), s) for i, s in enumerate(device.signals)
+        ]
+        used = profiles.get(device.profile) if device.profile else None
+        names = {signal.name for signal in device.signals}
+        base: list[tuple[Loc, Any]] = [
+            (("profiles", device.profile or "", "signals", i), s)
+            for i, s in enumerate(used.signals if used else ())
+            if s.name not in names
+        ]
+        found = device_alarm_issues([*base, *own], f"device '{device.id}'")
+        issues += [issue for issue in found if issue[0][0] == "devices" or not used]
+    return issues

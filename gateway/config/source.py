@@ -180,7 +180,7 @@ class _Builder:
                     f'(original value: "{self._text(self._original(node, plain_key))}")',
                     line,
                 )
-            here = (*loc, plain_key)  # type: ignore[arg-type]
+            here: Loc = (*loc, plain_key if isinstance(plain_key, str | int) else str(plain_key))
             self.doc.lines[here] = line
             out[plain_key] = self.build(value, here)
         return out

@@ -29,8 +29,8 @@ import base64
 import contextlib
 import gzip
 import logging
-import time
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlencode
 
 import urllib3
@@ -39,14 +39,13 @@ from gateway.backoff import Backoff
 from gateway.buffer import Entry, Outbox, open_outbox
 from gateway.config.models import BufferConfig, GatewayIdentity, InfluxConfig
 from gateway.model import Batch, StateChange
-from gateway.sinks.base import SinkStatus, buffer_errors
+from gateway.sinks.base import CLOSE_FLUSH_SHARE, SinkBase, first_of
 from gateway.sinks.lineproto import LineEncoder
 
 log = logging.getLogger(__name__)
 
 PERMANENT = frozenset({400, 413, 422})
 """HTTP statuses that refuse the points themselves: sending them again cannot succeed."""
-CLOSE_FLUSH_SHARE = 0.7
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,12 +73,13 @@ class InfluxWriter:
             self._client = InfluxDBClient(
                 url=config.url,
                 token=token,
-                org=config.org,
+                org=config.org or "",
                 timeout=timeout_ms,
                 enable_gzip=config.gzip,
             )
             self._v2 = self._client.write_api(write_options=SYNCHRONOUS)
-            self._precision = WritePrecision.MS
+            # influxdb-client declares its precision constants as plain str.
+            self._precision = cast(WritePrecision, WritePrecision.MS)
         else:
             params = {"db": config.database or "", "precision": "ms"}
             if config.retention_policy:
@@ -111,10 +111,11 @@ class InfluxWriter:
     def _write_v2(self, body: str) -> WriteResult:
         from influxdb_client.rest import ApiException
 
+        assert self._v2 is not None, "api: v2 builds its write API in __init__"
         try:
-            self._v2.write(  # type: ignore[union-attr]
-                bucket=self.config.bucket,
-                org=self.config.org,
+            self._v2.write(
+                bucket=self.config.bucket or "",
+                org=self.config.org or "",
                 record=body,
                 write_precision=self._precision,
             )
@@ -169,10 +170,12 @@ def _describe(exc: BaseException, url: str) -> str:
     return f"cannot write to {url}: {text}"
 
 
-class InfluxSink:
+class InfluxSink(SinkBase):
     """Writes one point per device scan to InfluxDB (SPEC "InfluxDB") through its outbox."""
 
     name = "influxdb"
+    _log = log
+    _failure_note = "; keeping the data in the buffer and retrying"
 
     def __init__(
         self,
@@ -183,21 +186,13 @@ class InfluxSink:
         *,
         backoff: Backoff | None = None,
     ) -> None:
+        super().__init__(outbox, backoff)
         self.config = config
         self.encoder = LineEncoder(identity, measurements)
-        self.outbox = outbox
         self.writer = InfluxWriter(config)
-        self._backoff = backoff or Backoff(initial=1.0, maximum=30.0)
         self._full = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._closing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self.connected = False
-        self.delivered = 0
-        self.rejected = 0
-        self.last_error: str | None = None
-        self._down_since: float | None = None
+        self._reached = False
+        """The last write reached the server."""
 
     @classmethod
     def open(
@@ -215,6 +210,11 @@ class InfluxSink:
         outbox = open_outbox(buffer, cls.name, share, str.encode, bytes.decode)
         return cls(config, identity, measurements, outbox, backoff=backoff)
 
+    @property
+    def connected(self) -> bool:
+        """The last write reached the server."""
+        return self._reached
+
     # -- the pipeline's side --------------------------------------------------------------
 
     def submit(self, batch: Batch) -> None:
@@ -230,60 +230,32 @@ class InfluxSink:
     def state_changed(self, change: StateChange) -> None:
         """Device states are not written to InfluxDB."""
 
-    def status(self) -> SinkStatus:
-        """Connected = the last write reached the server; backlog and counts in samples."""
-        box = self.outbox.status()
-        return SinkStatus(
-            self.name,
-            connected=self.connected,
-            backlog=box.backlog,
-            backlog_bytes=box.backlog_bytes,
-            delivered=self.delivered,
-            dropped=box.dropped,
-            rejected=self.rejected,
-            last_error=self.last_error,
-            buffer_errors=buffer_errors(box),
-        )
-
     # -- the sink's task ------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Write batches until closed or cancelled; the outbox flushes to disk beside it."""
-        flusher = asyncio.create_task(self.outbox.run(), name="influxdb buffer flush")
-        try:
-            while not self._closing:
-                await self._next_batch_ready()
-                if self._closing:
-                    return
-                self._idle.clear()
-                try:
-                    ok = await self.send_some()
-                finally:
-                    self._idle.set()
-                if not ok:
-                    delay = self._backoff.next_delay()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), delay)
-        finally:
-            flusher.cancel()
-            await asyncio.gather(flusher, return_exceptions=True)
-            await asyncio.to_thread(self.writer.close)
+    async def _serve(self) -> None:
+        """Write batches until closed (the base's `run` flushes the outbox beside it)."""
+        while not self._closing:
+            await self._next_batch_ready()
+            if self._closing:
+                return
+            self._idle.clear()
+            try:
+                ok = await self.send_some()
+            finally:
+                self._idle.set()
+            if not ok:
+                await self._pause(self._backoff.next_delay())
+
+    async def _release(self) -> None:
+        await asyncio.to_thread(self.writer.close)
 
     async def _next_batch_ready(self) -> None:
         """Wait for points, then up to `flush_interval` for a full batch (not with a backlog)."""
-        stop = asyncio.ensure_future(self._stopping.wait())
-        try:
-            waiter = asyncio.ensure_future(self.outbox.wait())
-            await asyncio.wait({waiter, stop}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if self._closing or len(self.outbox) >= self.config.batch_size:
-                return
-            self._full.clear()
-            filled = asyncio.ensure_future(self._full.wait())
-            await asyncio.wait({filled, stop}, timeout=self.config.flush_interval)
-            filled.cancel()
-        finally:
-            stop.cancel()
+        await first_of(self.outbox.wait(), self._stopping.wait())
+        if self._closing or len(self.outbox) >= self.config.batch_size:
+            return
+        self._full.clear()
+        await first_of(self._full.wait(), self._stopping.wait(), timeout=self.config.flush_interval)
 
     async def send_some(self) -> bool:
         """Write one batch from the outbox. False when the server could not be reached."""
@@ -324,49 +296,35 @@ class InfluxSink:
 
     def _succeeded(self) -> None:
         self._backoff.reset()
-        if not self.connected:
-            if self._down_since is not None:
+        down_for = self._outage.recovered()
+        if not self._reached:
+            if down_for is not None:
                 log.warning(
                     "influxdb %s: writing again after %.0f s; %d samples waiting",
                     self.config.url,
-                    time.monotonic() - self._down_since,
+                    down_for,
                     self.outbox.status().backlog,
                 )
             else:
                 log.info("influxdb %s: writing (api %s)", self.config.url, self.config.api)
-        self.connected = True
-        self._down_since = None
-        self.last_error = None
+        self._reached = True
 
     def _failed(self, error: str) -> None:
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-        if error != self.last_error:
-            log.error("influxdb: %s; keeping the data in the buffer and retrying", error)
-        else:
-            log.debug("influxdb: still failing: %s", error)
-        self.connected = False
-        self.last_error = error
+        super()._failed(error)
+        self._reached = False
 
     # -- shutting down --------------------------------------------------------------------
 
     async def close(self, deadline: float = 5.0) -> None:
         """Write what is waiting while 70% of `deadline` lasts, then keep the rest on disk."""
-        if self._closing:
+        if not self._begin_close():
             return
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline * CLOSE_FLUSH_SHARE
-        self._closing = True
-        self._stopping.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.1, end - loop.time())):
                 await self._idle.wait()
                 while self.connected and len(self.outbox) and loop.time() < end:
                     if not await self.send_some():
                         break
-        self.outbox.close()
-        left = self.outbox.status().backlog
-        if left:
-            log.warning("influxdb: closed; %d samples kept in the buffer for the next start", left)
-        else:
-            log.info("influxdb: closed; %d samples delivered", self.delivered)
+        self._finish_close()

@@ -7,6 +7,8 @@ Machine-specific faults (overheat, jam, thread break...) are handed to the model
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 SENSOR_FAULTS: dict[str, str] = {
     "stuck": "sensor stuck: the probe signal freezes at its last value (quality stays good)",
     "noise": "noise burst: the probe signal gets Gaussian noise of 5 % of its range",
@@ -33,6 +35,6 @@ RANDOM_FAULT_MEDIAN_S = 60.0
 """A random fault clears by itself after about this long (simulated seconds, log-normal)."""
 
 
-def fault_names(machine_faults: dict[str, str] | object) -> list[str]:
+def fault_names(machine_faults: Mapping[str, str]) -> list[str]:
     """The unit's fault list in coil order: the generic faults, then the machine's own."""
-    return [*GENERIC_FAULTS, *dict(machine_faults)]  # type: ignore[call-overload]
+    return [*GENERIC_FAULTS, *machine_faults]

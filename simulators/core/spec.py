@@ -18,6 +18,7 @@ from typing import Any, Literal
 Table = Literal["coil", "discrete", "holding", "input"]
 Kind = Literal["measure", "counter", "state", "setpoint", "command", "status"]
 Value = float | int | bool | str
+WordOrder = Literal["big", "little"]
 
 REGISTERS: dict[str, int] = {"bool": 1, "int16": 1, "uint16": 1, "uint32": 2, "int32": 2}
 REGISTERS["float32"] = 2
@@ -38,7 +39,7 @@ class Signal:
     """Documented engineering range; for writable signals, the accepted write range."""
     description: str = ""
     kind: Kind = "measure"
-    word_order: Literal["big", "little"] = "big"
+    word_order: WordOrder = "big"
     default: Value = 0
     """Initial value of a writable signal (setpoint or command)."""
     length: int = 0
@@ -127,11 +128,15 @@ U32_MAX = 2**32 - 1
 
 
 def counter(
-    name: str, address: int, description: str, unit: str | None = None, word_order: str = "big"
+    name: str,
+    address: int,
+    description: str,
+    unit: str | None = None,
+    word_order: WordOrder = "big",
 ) -> Signal:
     """A uint32 counter in two input registers (monotonic, wraps at 2³²)."""
     return Signal(name, "input", address, "uint32", 1, unit, 0, U32_MAX, description, "counter",
-                  word_order)  # type: ignore[arg-type]  # fmt: skip
+                  word_order)  # fmt: skip
 
 
 def state(address: int, description: str) -> Signal:

@@ -23,7 +23,7 @@ from pathlib import Path
 from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from pymodbus.simulator import DataType, SimAction, SimData, SimDevice
 
 from simulators.core.faults import FAULT_COIL_BASE, SLOW_DELAY_S
 from simulators.engine import DEVICE_FAILURE, Simulation
@@ -59,10 +59,17 @@ class ModbusFrontend:
             action=self._action(unit_id),
         )
 
-    def _action(self, unit_id: int):
+    def _action(self, unit_id: int) -> SimAction:
         sim = self.sim
 
-        async def action(fc, start, address, count, registers, set_values):
+        async def action(
+            fc: int,
+            start: int,
+            address: int,
+            count: int,
+            registers: list[int],
+            set_values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
             self.requests += 1
             table = _FC_TABLE[fc]
             bits = table in ("coil", "discrete")

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC
 
-from asyncua import Server, ua
+from asyncua import Node, Server, ua
 from asyncua.common.methods import uamethod
+from asyncua.server.address_space import NodeData
 
-from simulators.core.spec import Signal, Unit
+from simulators.core.spec import Signal, Unit, Value
 from simulators.engine import Simulation
 
 log = logging.getLogger(__name__)
@@ -98,13 +100,18 @@ def node_ref(device: str, signal: str) -> str:
     return f"nsu={NAMESPACE};s={node_name(device, signal)}"
 
 
-def _convert(s: Signal, value: object) -> object:
+def _node_id(name: str, idx: int) -> ua.NodeId:
+    """A string node id in namespace `idx`, its parts in the types asyncua declares."""
+    return ua.NodeId(ua.String(name), ua.Int16(idx))
+
+
+def _convert(s: Signal, value: Value) -> Value:
     vtype = variant_type(s)
     if vtype is ua.VariantType.Double:
         # Quantised as the register would be, so both protocols show the same number.
-        return round(round(float(value) / s.scale) * s.scale, 6)  # type: ignore[arg-type]
+        return round(round(float(value) / s.scale) * s.scale, 6)
     if vtype in (ua.VariantType.UInt32, ua.VariantType.UInt16):
-        return int(value) % 2**32  # type: ignore[call-overload]
+        return int(value) % 2**32
     if vtype is ua.VariantType.Boolean:
         return bool(value)
     return str(value)
@@ -132,7 +139,7 @@ class OpcUaFrontend:
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         idx = await server.register_namespace(NAMESPACE)
         factory = await server.nodes.objects.add_folder(
-            ua.NodeId("Factory", idx), ua.QualifiedName("Factory", idx)
+            _node_id("Factory", idx), ua.QualifiedName("Factory", idx)
         )
         for unit_id_, sim_unit in self.sim.units.items():
             await self._add_machine(server, factory, idx, sim_unit.unit, self.devices[unit_id_])
@@ -142,13 +149,15 @@ class OpcUaFrontend:
         await self._write_all()
         self._updater = asyncio.create_task(self._update(), name=f"opcua:{self.sim.model.name}")
 
-    async def _add_machine(self, server: Server, factory, idx: int, unit: Unit, device: str):
-        machine = await factory.add_object(ua.NodeId(device, idx), ua.QualifiedName(device, idx))
+    async def _add_machine(
+        self, server: Server, factory: Node, idx: int, unit: Unit, device: str
+    ) -> None:
+        machine = await factory.add_object(_node_id(device, idx), ua.QualifiedName(device, idx))
         values = self.sim.units[unit.unit_id].values
         for s in unit.machine.signals:
             vtype = variant_type(s)
             node = await machine.add_variable(
-                ua.NodeId(node_name(device, s.name), idx),
+                _node_id(node_name(device, s.name), idx),
                 ua.QualifiedName(s.name, idx),
                 ua.Variant(_convert(s, values[s.name]), vtype),
             )
@@ -182,25 +191,30 @@ class OpcUaFrontend:
             return True
 
         await machine.add_method(
-            ua.NodeId(f"{device}.InjectFault", idx), ua.QualifiedName("InjectFault", idx),
+            _node_id(f"{device}.InjectFault", idx), ua.QualifiedName("InjectFault", idx),
             inject_fault, [ua.VariantType.String], [ua.VariantType.Boolean],
         )  # fmt: skip
         await machine.add_method(
-            ua.NodeId(f"{device}.ClearFault", idx), ua.QualifiedName("ClearFault", idx),
+            _node_id(f"{device}.ClearFault", idx), ua.QualifiedName("ClearFault", idx),
             clear_fault, [ua.VariantType.String], [ua.VariantType.Boolean],
         )  # fmt: skip
 
-    def _setter(self, unit_id_: int, s: Signal):
+    def _setter(
+        self, unit_id_: int, s: Signal
+    ) -> Callable[[NodeData, ua.AttributeIds, ua.DataValue], None]:
         commands = self.sim.units[unit_id_].commands
 
-        def setter(node, attr, value: ua.DataValue) -> None:
+        def setter(node: NodeData, attr: ua.AttributeIds, value: ua.DataValue) -> None:
             new = value.Value.Value if value.Value is not None else None
-            if s.type != "bool" and (
-                not isinstance(new, int | float) or not s.lo - 1e-9 <= new <= s.hi + 1e-9
-            ):
+            command: Value
+            if s.type == "bool":
+                command = bool(new)
+            elif isinstance(new, int | float) and s.lo - 1e-9 <= new <= s.hi + 1e-9:
+                command = float(new)
+            else:
                 raise ua.UaStatusCodeError(ua.StatusCodes.BadOutOfRange)
             node.attributes[attr].value = value
-            commands[s.name] = bool(new) if s.type == "bool" else float(new)  # type: ignore[arg-type]
+            commands[s.name] = command
 
         return setter
 
@@ -209,13 +223,13 @@ class OpcUaFrontend:
 
     async def _write_all(self) -> None:
         assert self.server is not None
-        now = datetime.now(UTC)
+        now = ua.DateTime.now(UTC)
         for unit_id_, s, nodeid in self._nodes:
             sim_unit = self.sim.units[unit_id_]
             probe = s.name == sim_unit.unit.machine.probe
             if probe and "out_of_range" in sim_unit.faults:
                 dv = ua.DataValue(
-                    StatusCode=ua.StatusCode(ua.StatusCodes.BadSensorFailure),
+                    StatusCode=ua.StatusCode(ua.UInt32(ua.StatusCodes.BadSensorFailure)),
                     SourceTimestamp=now,
                     ServerTimestamp=now,
                 )

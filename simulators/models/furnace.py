@@ -36,7 +36,7 @@ HEEL_KG = 75.0
 FULL_KG = 500.0
 
 # fmt: off
-SIGNALS = (
+SIGNALS: tuple[Signal, ...] = (
     state(0, PHASE_DOC),
     alarm(1, "0 none, 501 low cooling flow, 502 ground leakage, 503 supply trip, "
              "504 cooling outlet over-temperature, 900 breakdown"),

@@ -22,6 +22,7 @@ from simulators.core.spec import (
     Model,
     Signal,
     Unit,
+    Value,
     alarm,
     command,
     counter,
@@ -186,11 +187,11 @@ def step(s: Imm, dt: float, inputs: Inputs, rng: random.Random) -> Imm:
     )
 
 
-def outputs(s: Imm) -> dict[str, float | int | bool]:
+def outputs(s: Imm) -> dict[str, Value]:
     c = s.cycle
     n = s.noise
     closed = c.phase is Phase.RUNNING and s.t_cycle / max(s.cycle_len, 1.0) < 0.8
-    out: dict[str, float | int | bool | str] = {
+    out: dict[str, Value] = {
         f"barrel{i + 1}_temp": clamp(t + n[0], 25.0, 300.0) for i, t in enumerate(s.barrel)
     }
     out |= {
@@ -213,7 +214,7 @@ def outputs(s: Imm) -> dict[str, float | int | bool]:
         "mould_closed": closed,
         "heaters_ready": c.phase not in (Phase.OFF, Phase.SETUP),
     }
-    return out  # type: ignore[return-value]
+    return out
 
 
 IMM = MachineType(

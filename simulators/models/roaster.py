@@ -32,7 +32,7 @@ AMBIENT = 30.0
 PREHEAT, CHARGE, DRYING, MAILLARD, DEVELOPMENT, DROP, COOLING = range(7)
 
 # fmt: off
-SIGNALS = (
+SIGNALS: tuple[Signal, ...] = (
     state(0, PHASE_DOC),
     alarm(1, "0 none, 701 flame out, 702 drum stall, 703 roast too slow, 900 breakdown"),
     Signal("roast_phase", "input", 2, kind="status", hi=6, description="0 preheat, 1 charge, "

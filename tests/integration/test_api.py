@@ -28,7 +28,6 @@ from hypothesis import strategies as st
 from gateway.api.auth import digest
 from gateway.api.server import serve_api
 from gateway.service import Gateway
-from tests.integration.test_end_to_end import GatewayProcess
 from tests.support.api import (
     TOKEN,
     RunningGateway,
@@ -36,7 +35,8 @@ from tests.support.api import (
     running_gateway,
     write_and_load,
 )
-from tests.support.modbus_server import BankServer, RegisterBank
+from tests.support.gateway_process import GatewayProcess
+from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import (
     PASSWORD,
     USER,
@@ -51,13 +51,6 @@ pytestmark = pytest.mark.integration
 BASE = "factory/pasuruan/casting"
 
 
-def bank() -> RegisterBank:
-    registers = RegisterBank()
-    registers.set("holding", 0, [1000, 2000, 3000])
-    registers.set("input", 0, [42])
-    return registers
-
-
 def device(device_id: str, unit: int, port: int, **extra: Any) -> dict[str, Any]:
     entry = {
         "id": device_id,
@@ -69,14 +62,6 @@ def device(device_id: str, unit: int, port: int, **extra: Any) -> dict[str, Any]
         "signals": [{"name": "temp", "table": "holding", "address": 0, "type": "uint16"}],
     }
     return entry | extra
-
-
-@pytest.fixture
-async def modbus() -> AsyncIterator[BankServer]:
-    server = BankServer({1: bank(), 2: bank(), 3: bank()})
-    await server.start_tcp()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

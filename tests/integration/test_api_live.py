@@ -14,22 +14,11 @@ import pytest
 
 from gateway.api.live import MAX_CLIENTS
 from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
-from tests.support.modbus_server import BankServer, RegisterBank
+from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def modbus() -> AsyncIterator[BankServer]:
-    registers = RegisterBank()
-    registers.set("holding", 0, [1000])
-    registers.set("input", 0, [42])
-    server = BankServer({1: registers})
-    await server.start_tcp()
-    yield server
-    await server.stop()
 
 
 async def events(lines: AsyncIterator[str], count: int) -> list[tuple[str, Any]]:

@@ -8,10 +8,6 @@ says error, it recovers), and the broker restarting (publishing resumes by itsel
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +15,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.test_modbus_adapter import (
-    FURNACE_EXPECTED,
-    FURNACE_SIGNALS,
-    furnace_bank,
-    pty_pair,  # noqa: F401 - a fixture
-)
+from tests.support.furnace import FURNACE_EXPECTED, FURNACE_SIGNALS, furnace_bank
+from tests.support.gateway_process import GatewayProcess
 from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto, Subscriber
 
@@ -44,31 +36,6 @@ def write_config(path: Path, broker: Mosquitto, devices: list[dict[str, Any]], *
     }
     path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
     return path
-
-
-class GatewayProcess:
-    """`gerbang run -c FILE` as a child process, stopped with SIGTERM at the end."""
-
-    def __init__(self, config: Path) -> None:
-        self.log = config.with_suffix(".log")
-        self._log_file = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "run", "-c", str(config)],
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log_file.close()
-        return self.proc.returncode
 
 
 @pytest.fixture
@@ -114,7 +81,7 @@ async def test_every_type_arrives_exactly_over_tcp_and_rtu(
     broker,
     furnace_server,
     gateways,
-    pty_pair,  # noqa: F811
+    pty_pair,
 ) -> None:
     server_end, client_end = pty_pair
     rtu = BankServer({3: furnace_bank()})

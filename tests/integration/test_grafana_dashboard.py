@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -23,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.mosquitto import free_port
+from tests.support.mosquitto import accepts_tcp, free_port
+from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -69,15 +69,14 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
     )
     db = Influx(http)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", http), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (folder / "influxd.log").read_text()[-2000:]
-                assert time.monotonic() < deadline, "influxd did not listen"
-                time.sleep(0.05)
+
+        def listening() -> bool:
+            if accepts_tcp("127.0.0.1", http):
+                return True
+            assert proc.poll() is None, (folder / "influxd.log").read_text()[-2000:]
+            return False
+
+        eventually_sync(listening, timeout=20, interval=0.05, what="influxd listening")
         db.request("/query", {"q": f"CREATE DATABASE {DB}"}, b"")
         now = int(time.time() * 1000)
         lines = []

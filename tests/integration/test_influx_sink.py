@@ -229,3 +229,17 @@ async def test_the_backlog_survives_a_restart_of_the_sink(tmp_path, influxd, dat
         assert [r["seq"] for r in rows] == list(range(300))
     finally:
         await second.close()
+
+
+async def test_a_restarted_sink_leaves_no_task_behind(influxd, database, tmp_path) -> None:
+    """Closed and cancelled as the service restarts a sink: every task the sink made is done
+    (a pending one is logged "Task was destroyed but it is pending" when collected)."""
+    before = asyncio.all_tasks()
+    for round_ in range(3):
+        running = Running(tmp_path / f"round-{round_}")
+        sink = running.start(api="v1", url=influxd.url, database=database, flush_interval="5s")
+        sink.submit(scan(1795389160000 + round_, seq=round_))
+        await eventually(lambda s=sink: s.status().delivered == 1)
+        await running.close()  # close(), then cancel run() at once
+        left = [t for t in asyncio.all_tasks() - before if not t.done()]
+        assert left == [], f"round {round_}: tasks left behind: {left}"

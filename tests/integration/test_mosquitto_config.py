@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.support.mosquitto import free_port, mosquitto_binary
+from tests.support.mosquitto import accepts_tcp, free_port, mosquitto_binary
+from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -76,16 +75,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
+
+        def listening(port: int) -> bool:
+            if accepts_tcp("127.0.0.1", port):
+                return True
+            assert proc.poll() is None, log.read_text() if log.exists() else "no log"
+            return False
+
         for port in (plain, tls):
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    assert proc.poll() is None, log.read_text() if log.exists() else "no log"
-                    assert time.monotonic() < deadline, f"mosquitto does not listen on {port}"
-                    time.sleep(0.02)
+            eventually_sync(lambda p=port: listening(p), 10, what=f"mosquitto listening on {port}")
         yield Broker(plain, tls, etc / "certs" / "ca.pem", log)
     finally:
         proc.terminate()

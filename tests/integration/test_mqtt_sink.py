@@ -22,12 +22,13 @@ import pytest
 from gateway.backoff import Backoff
 from gateway.config.models import BufferConfig, GatewayIdentity, MqttConfig
 from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
-from gateway.sinks.mqtt import MqttSink
+from gateway.sinks.mqtt import InFlight, MqttSink
 from tests.support.mosquitto import (
     PASSWORD,
     USER,
     Mosquitto,
     Subscriber,
+    free_port,
     make_certificates,
 )
 from tests.support.wait import eventually
@@ -45,17 +46,22 @@ def open_sink(
     buffer: Path,
     identity: GatewayIdentity = IDENTITY,
     max_bytes: int = 100_000_000,
+    backoff: Backoff | None = None,
 ) -> MqttSink:
-    """A sink with its buffer in `buffer`; short backoff so restart tests stay quick (the
-    production default starts at 1 s)."""
+    """A sink with its buffer in `buffer`; short backoff by default so restart tests stay
+    quick (the production default starts at 1 s and grows to 30 s)."""
     return MqttSink.open(
         config,
         identity,
         "9.9.9",
         BufferConfig(path=str(buffer)),
         max_bytes,
-        backoff=Backoff(initial=0.5, maximum=2.0),
+        backoff=backoff or Backoff(initial=0.5, maximum=2.0),
     )
+
+
+def mosquitto_config(broker: Mosquitto, **fields: Any) -> MqttConfig:
+    return MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
 
 
 class Sinks:
@@ -66,9 +72,13 @@ class Sinks:
         self.items: list[tuple[MqttSink, asyncio.Task[None]]] = []
 
     def start(self, broker: Mosquitto, max_bytes: int = 100_000_000, **fields: Any) -> MqttSink:
-        config = MqttConfig.model_validate({"host": broker.host, "port": broker.port, **fields})
+        return self.start_config(mosquitto_config(broker, **fields), max_bytes)
+
+    def start_config(
+        self, config: MqttConfig, max_bytes: int = 100_000_000, backoff: Backoff | None = None
+    ) -> MqttSink:
         buffer = self.tmp_path / f"buffer-{len(self.items)}"
-        sink = open_sink(config, buffer, max_bytes=max_bytes)
+        sink = open_sink(config, buffer, max_bytes=max_bytes, backoff=backoff)
         self.items.append((sink, asyncio.create_task(sink.run(), name="test mqtt sink")))
         return sink
 
@@ -219,7 +229,7 @@ async def test_gateway_online_retained_and_last_will_when_the_link_dies(
         assert late.last(GATEWAY).retain and late.last(GATEWAY).json()["state"] == "online"
     # The TCP connection dies without a DISCONNECT (as when a cable is pulled): the broker
     # publishes the last will; the sink notices, reconnects and says online again.
-    sink._conn.client.socket().shutdown(2)
+    sink.socket().shutdown(2)
     await subscriber.wait_for(lambda: subscriber.last(GATEWAY).json()["state"] == "offline")
     will = subscriber.last(GATEWAY)
     assert will.json()["version"] == "9.9.9"
@@ -338,9 +348,8 @@ async def test_unacknowledged_in_flight_messages_are_sent_again(mosquitto, sinks
     mosquitto.pause()  # connection open, no PUBACK will come
     for i in range(30):
         sink.submit(scan("d", i, seq=i))
-    await eventually(lambda: len(sink._conn.inflight) == 10)
+    await eventually(lambda: sink.in_flight() == InFlight(sent=10, held_by_paho=10))
     assert sink.status().backlog == 30 and sink.status().delivered == 0
-    assert len(sink._conn.client._out_messages) == 10, "paho holds the window, no more"
     mosquitto.kill()  # the paused broker never read them
     await wait_refused(sink)
     assert sink.status().backlog == 30, "the 10 in flight are back in the queue"
@@ -389,9 +398,9 @@ async def test_a_burst_stays_within_the_window_and_arrives_in_order(mosquitto, s
         for i in range(count):
             sink.submit(Batch("d", i, [Sample("seq", i, GOOD, i)]))
         while sink.status().delivered < count:
-            conn = sink._conn
-            assert conn is not None
-            peak = max(peak, len(conn.inflight), len(conn.client._out_messages))
+            flight = sink.in_flight()
+            assert flight is not None
+            peak = max(peak, flight.sent, flight.held_by_paho)
             await asyncio.sleep(0.001)
             assert time.perf_counter() - started < 30, "burst not delivered within 30 s"
         rate = count / (time.perf_counter() - started)
@@ -442,3 +451,69 @@ async def test_tls_server_not_trusted_without_its_ca(tmp_path, sinks) -> None:
     finally:
         await sinks.close()
         broker.stop()
+
+
+# -- coming back, and restarts -----------------------------------------------------------------
+
+
+async def test_a_broker_that_returns_gets_its_data_within_seconds(tmp_path) -> None:
+    """Issue 19: with the production backoff grown long (here 20 s already), a broker that is
+    back is noticed by the port probe, not at the end of the backoff."""
+    broker = Mosquitto(tmp_path / "later")  # not started yet: nothing listens on its port
+    config = MqttConfig(host=broker.host, port=broker.port)
+    sink = MqttSink.open(
+        config,
+        IDENTITY,
+        "9.9.9",
+        BufferConfig(path=str(tmp_path / "buffer")),
+        10**7,
+        backoff=Backoff(initial=20.0, maximum=30.0),
+    )
+    task = asyncio.create_task(sink.run())
+    try:
+        sink.submit(scan("d", 1, seq=1))
+        await wait_refused(sink)
+        await asyncio.to_thread(broker.start)
+        started = time.monotonic()
+        await eventually(lambda: sink.status().delivered == 1, 5)
+        assert time.monotonic() - started < 5, "delivered within a few seconds"
+    finally:
+        await sink.close(deadline=2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        broker.stop()
+
+
+async def test_a_broker_that_refuses_is_not_hammered(mosquitto_auth, sinks) -> None:
+    """A broker that answers and refuses (a wrong password) is tried at the backoff's pace
+    only: the port probe never turns into a connect a second."""
+    config = mosquitto_config(mosquitto_auth, username=USER, password="wrong-pw")
+    backoff = Backoff(initial=3.0, maximum=3.0, jitter=0.1)  # >= 2.7 s between attempts
+    sink = sinks.start_config(config, backoff=backoff)
+
+    def connections() -> int:
+        """TCP connections the broker saw, probes included, but for its start-up check."""
+        return mosquitto_auth.log().count("New connection from") - 1
+
+    await eventually(lambda: connections() >= 1)
+    started = time.monotonic()
+    await eventually(lambda: connections() >= 3, 15)
+    assert time.monotonic() - started >= 5.0, mosquitto_auth.log()[-2000:]
+    assert "not authori" in (sink.status().last_error or "").lower()
+
+
+async def test_restarted_sinks_leave_no_task_behind(mosquitto, tmp_path) -> None:
+    """Closed and cancelled as the service restarts a sink, connected or not: every task the
+    sink made is done (a pending one is logged "Task was destroyed but it is pending")."""
+    before = asyncio.all_tasks()
+    dead = MqttConfig(host="127.0.0.1", port=free_port())
+    for round_, config in enumerate([mosquitto_config(mosquitto), dead] * 2):
+        holder = Sinks(tmp_path / f"round-{round_}")
+        sink = holder.start_config(config)
+        if config is dead:
+            await wait_refused(sink)
+        else:
+            await wait_connected(sink)
+        await holder.close()  # close(), then cancel run() at once
+        left = [t for t in asyncio.all_tasks() - before if not t.done()]
+        assert left == [], f"round {round_}: tasks left behind: {left}"

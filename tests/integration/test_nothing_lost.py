@@ -114,7 +114,9 @@ async def test_kill_9_during_an_outage_loses_nothing(tmp_path: Path) -> None:
             p for p in (tmp_path / "buffer").glob("*/*.seg") if p.stat().st_size > 2000
         ]
         await eventually(lambda: len(segments()) == 2, 30)
-        await asyncio.sleep(1.0)  # one more flush period of data, some of it unflushed
+        # A sleep on purpose: the test is about time passing. One more flush period (1 s) of
+        # scans, some of them not yet flushed, is what a kill -9 may lose at most.
+        await asyncio.sleep(1.0)
         gateway.send_signal(signal.SIGKILL)
         gateway.wait(10)
         killed = int(time.time() * 1000)

@@ -7,22 +7,20 @@ reconnects leak no tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from asyncua import ua
 
-from adapters.opcua.poller import OpcUaPoller
 from gateway.config.models import OpcUaDevice
 from gateway.config.nodeids import parse_node_id
-from gateway.model import BAD, GOOD, DeviceState
-from gateway.pipeline import Pipeline
-from tests.support.collect import CollectingSink
+from gateway.model import BAD, DeviceState
 from tests.support.opcua_server import URI, OpcServer, make_pki
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -44,51 +42,6 @@ EXPECTED = {
 }
 
 
-class Reader:
-    """An OpcUaPoller with a collecting pipeline, its task cancelled at the end."""
-
-    def __init__(self) -> None:
-        self.sink = CollectingSink()
-        self.pipeline = Pipeline([self.sink])
-        self.pollers: list[tuple[OpcUaPoller, asyncio.Task[None]]] = []
-
-    def start(self, endpoint: str, signals: list[dict[str, Any]], **fields: Any) -> OpcUaPoller:
-        trust_dir = fields.pop("trust_dir", None)
-        device = OpcUaDevice.model_validate(
-            {
-                "id": "roaster-1",
-                "protocol": "opcua",
-                "endpoint": endpoint,
-                "interval": "200ms",
-                "timeout": "2s",
-                "signals": signals,
-                **fields,
-            }
-        )
-        status = self.pipeline.board.add(device.id, device.protocol).status
-        self.pipeline.add_device(device.id, device.signals)
-        poller = OpcUaPoller(device, self.pipeline, status, trust_dir)
-        poller._backoff.initial = 0.2  # quick reconnects in tests
-        poller._backoff.maximum = 1.0
-        self.pollers.append((poller, asyncio.create_task(poller.run())))
-        return poller
-
-    def latest(self) -> dict[str, Any]:
-        return {name: s.value for name, s in self.pipeline.board.latest("roaster-1").items()}
-
-    def good(self) -> dict[str, Any]:
-        return {
-            name: s.value
-            for name, s in self.pipeline.board.latest("roaster-1").items()
-            if s.quality is GOOD
-        }
-
-    async def close(self) -> None:
-        for _, task in self.pollers:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
 def client_tasks() -> int:
     """Tasks of the client side (the test server runs in the same loop)."""
     count = 0
@@ -106,13 +59,6 @@ async def server() -> AsyncIterator[OpcServer]:
     await opc.start()
     yield opc
     await opc.stop()
-
-
-@pytest.fixture
-async def reader() -> AsyncIterator[Reader]:
-    holder = Reader()
-    yield holder
-    await holder.close()
 
 
 @pytest.mark.parametrize("subscribe", [True, False])
@@ -194,7 +140,9 @@ async def test_reconnects_leak_no_tasks_or_sessions(server, reader) -> None:
         await reader.sink.wait_for(
             lambda r=round_: reader.good().get("temperature") == 100.0 + r, 15
         )
-    await asyncio.sleep(0.5)  # let the old sessions' tasks finish
+    # The old sessions' tasks finish shortly after the reconnect: wait for that (5 s at most).
+    with contextlib.suppress(TimeoutError):
+        await eventually(lambda: client_tasks() <= baseline, 5)
     assert client_tasks() <= baseline, "tasks left behind by old sessions"
 
 

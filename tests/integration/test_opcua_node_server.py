@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,6 @@ from adapters.opcua.browse import browse
 from adapters.opcua.session import open_session
 from gateway.config.models import OpcUaDevice
 from gateway.model import DeviceState
-from tests.integration.test_opcua_adapter import Reader
 from tests.support.node_opcua_server import URI, NodeOpcuaServer
 
 pytestmark = pytest.mark.integration
@@ -38,13 +37,6 @@ def node_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeOpcuaS
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-async def reader() -> AsyncIterator[Reader]:
-    holder = Reader()
-    yield holder
-    await holder.close()
 
 
 async def write(endpoint: str, name: str, value: float) -> None:

@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
-from tests.support.modbus_server import BankServer, RegisterBank
+from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto, Subscriber
 from tests.support.opcua_server import URI, OpcServer
 from tests.support.wait import eventually
@@ -41,21 +41,6 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 BASE = "factory/pasuruan/casting"
 WAIT_MS = 15_000
-
-
-def bank() -> RegisterBank:
-    registers = RegisterBank()
-    registers.set("holding", 0, [1000, 2000, 3000])
-    registers.set("input", 0, [42])
-    return registers
-
-
-@pytest.fixture
-async def modbus() -> AsyncIterator[BankServer]:
-    server = BankServer({1: bank(), 2: bank()})
-    await server.start_tcp()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -277,3 +262,39 @@ async def test_an_opcua_signal_is_picked_from_the_browse_tree(
             await eventually(lambda: "parts" in board.latest("roaster-1"))
     finally:
         await opc.stop()
+
+
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+    (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+"""Records every Content-Security-Policy violation of the page (blocked script, style, ...)."""
+
+
+async def test_the_page_and_docs_work_under_the_content_security_policy(
+    gw: RunningGateway, browser: Browser
+) -> None:
+    context = await browser.new_context(locale="en-US")
+    await context.add_init_script(CSP_WATCH)
+    page = await context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    response = await page.goto(gw.base_url + "/")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+    card = page.locator('[data-device="press-1"]')
+    await expect(card.locator('[data-state="online"]')).to_have_text("Online: reading")
+    await page.click('nav a[data-tab="values"]')
+    row = page.locator('[data-values="press-1"] tr[data-signal="melt_temp"]')
+    await expect(row.locator(".value")).to_have_text("1000 degC")
+    await page.click('nav a[data-tab="configure"]')
+    await page.click("#add-device")
+    await expect(page.locator("#device-form")).to_be_visible()
+    assert await page.evaluate("window.__csp") == []
+
+    docs = await page.goto(gw.base_url + "/docs")
+    assert docs is not None and docs.headers["x-content-type-options"] == "nosniff"
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text("Gerbang")
+    assert await page.evaluate("window.__csp") == []
+    await context.close()

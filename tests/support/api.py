@@ -25,7 +25,9 @@ from gateway.config.store import ConfigStore
 from gateway.notify import Notifier
 from gateway.runner import run_gateway
 from gateway.service import Gateway
+from tests.support.modbus_server import RegisterBank
 from tests.support.mosquitto import free_port
+from tests.support.wait import eventually_async
 
 TOKEN = "test-token-0123456789abcdefghijklmnop"
 """The bearer token `api.tokens` admits (as its sha256) in `config_data`."""
@@ -47,6 +49,14 @@ def config_data(
         "buffer": {"path": str(tmp_path / "buffer")},
         "devices": devices,
     }
+
+
+def press_bank() -> RegisterBank:
+    """The registers a `press_device` reads: holding 0-2 = 1000, 2000, 3000 and input 0 = 42."""
+    registers = RegisterBank()
+    registers.set("holding", 0, [1000, 2000, 3000])
+    registers.set("input", 0, [42])
+    return registers
 
 
 def press_device(device_id: str, unit: int, port: int, **extra: Any) -> dict[str, Any]:
@@ -121,13 +131,14 @@ async def running_gateway(
     base_url = f"{scheme}://{store.config.api.listen}"
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=10.0, verify=verify) as client:
-            async with asyncio.timeout(15):
-                while True:
-                    assert not task.done(), f"the gateway exited: {task.result()}"
-                    with contextlib.suppress(httpx.TransportError):
-                        if (await client.get("/readyz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.05)
+
+            async def ready() -> bool:
+                assert not task.done(), f"the gateway exited: {task.result()}"
+                with contextlib.suppress(httpx.TransportError):
+                    return (await client.get("/readyz")).status_code == 200
+                return False
+
+            await eventually_async(ready, timeout=15)
             yield RunningGateway(path, store, started[0], client, base_url)
     finally:
         stop.set()

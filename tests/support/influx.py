@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.mosquitto import free_port
+from tests.support.wait import eventually_sync
 
 
 def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
@@ -76,19 +76,25 @@ class _Server:
         """Start and wait until it answers."""
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout
-        while True:
+        proc = self.proc
+
+        def answers() -> bool:
             try:
                 status, _ = _http("GET", self.url + self.ready_path)
                 if status < 500:
-                    return
+                    return True
             except OSError:
                 pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.command()[0]} did not start: {self.log.read_text()[-2000:]}"
-                )
-            time.sleep(0.05)
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.command()[0]} exited: {self.log.read_text()[-2000:]}")
+            return False
+
+        try:
+            eventually_sync(answers, timeout, interval=0.05)
+        except TimeoutError:
+            raise RuntimeError(
+                f"{self.command()[0]} did not start: {self.log.read_text()[-2000:]}"
+            ) from None
 
     def stop(self) -> None:
         """Stop (SIGTERM, then SIGKILL)."""

@@ -33,6 +33,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.support.wait import eventually_sync
+
 USER = "gerbang"
 PASSWORD = "s3cret"
 
@@ -42,6 +44,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def accepts_tcp(host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection on `host`:`port` right now (0.2 s at most)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def mosquitto_binary() -> str:
@@ -188,18 +199,20 @@ class Mosquitto:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.kill()
-                    raise RuntimeError(
-                        f"mosquitto did not start on port {self.port}: {self.log()[-800:]}"
-                    ) from None
-                time.sleep(0.01)
+        proc = self._proc
+
+        def listening() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError("mosquitto exited")
+            return accepts_tcp(self.host, self.port)
+
+        try:
+            eventually_sync(listening, timeout, interval=0.01)
+        except (RuntimeError, TimeoutError):
+            self.kill()
+            raise RuntimeError(
+                f"mosquitto did not start on port {self.port}: {self.log()[-800:]}"
+            ) from None
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM: it closes client connections) and wait for it to exit."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.influx import stop_process
 from tests.support.opcua_server import free_port
+from tests.support.wait import eventually_sync
 
 HERE = Path(__file__).parent / "node_opcua"
 URI = "urn:gerbang:node-opcua"
@@ -60,11 +60,19 @@ class NodeOpcuaServer:
                 stderr=subprocess.STDOUT,
                 text=True,
             )
-        deadline = time.monotonic() + timeout
-        while "READY" not in self.log.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"node-opcua did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
+        proc = self.proc
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"node-opcua exited: {self.log.read_text()[-2000:]}")
+            return "READY" in self.log.read_text()
+
+        try:
+            eventually_sync(ready, timeout, interval=0.1)
+        except TimeoutError:
+            raise RuntimeError(
+                f"node-opcua did not start: {self.log.read_text()[-2000:]}"
+            ) from None
 
     def stop(self) -> None:
         stop_process(self.proc)

@@ -66,14 +66,17 @@ async def test_shutdown_is_bounded_by_the_deadline(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(runner, "STOP_DEADLINE", 1.0)
     monkeypatch.setattr(runner, "API_STOP_TIMEOUT", 0.3)
 
+    serving = asyncio.Event()
+
     @contextlib.asynccontextmanager
     async def stuck_api(_gateway: Gateway) -> AsyncIterator[None]:
+        serving.set()
         yield
         await asyncio.Event().wait()  # an API that never finishes closing
 
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run_gateway(config(), api=stuck_api, stop=stop))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(serving.wait(), timeout=5)
     loop = asyncio.get_running_loop()
     began = loop.time()
     stop.set()
