@@ -9,8 +9,8 @@ wrong address costs that signal alone, with the PLC's reason in its sample and i
 
 A PLC that cannot be reached (connection refused, timeout, a dropped link) fails the whole scan:
 the device goes to `error` and is retried with capped, jittered backoff. As the Modbus poller
-does (after Home Assistant's modbus hub), that logs one error when the device fails, stays quiet
-while it stays down, and logs one line when it recovers.
+does (`gateway.outage`), that logs one error when the device fails, stays quiet while it
+stays down, and logs one line when it recovers.
 
 Subclasses give the protocol: `_plan`, `_decoder`, `_read`, `_split` and `_refused`.
 """
@@ -27,6 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from gateway.adapter import AdapterError, Publisher
 from gateway.backoff import Backoff
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.outage import Outage
 from gateway.status import DeviceStatus
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class BlockPoller(ABC, Generic[R]):
         self._backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
         )
-        self._down_since: float | None = None
+        self._outage = Outage()
         self._last_error_published: str | None = None
 
     # The protocol ----------------------------------------------------------------------------
@@ -190,15 +191,11 @@ class BlockPoller(ABC, Generic[R]):
         self._backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
-            if self._down_since is not None:
-                log.warning(
-                    "device %s: recovered after %.0f s",
-                    self.device.id,
-                    time.monotonic() - self._down_since,
-                )
+            down_for = self._outage.recovered()
+            if down_for is not None:
+                log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
             else:
                 log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
-            self._down_since = None
             if not status.signal_errors:
                 status.last_error = None
             self._set_state(DeviceState.ONLINE, None)
@@ -208,8 +205,7 @@ class BlockPoller(ABC, Generic[R]):
         status.polls_failed += 1
         message = f"device {self.device.id}: {error}" if self.device.id not in error else error
         status.last_error = message
-        if self._down_since is None:
-            self._down_since = time.monotonic()
+        if self._outage.failed(message):
             log.error("%s; retrying with backoff", message)
         else:
             log.debug("%s (still failing)", message)

@@ -10,6 +10,7 @@ the reconnect when it comes back.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from gateway.status import DeviceStatus
 from simulators.frontends.mc_server import McMemory, McServer
 from tests.support.collect import CollectingSink
 from tests.support.modbus_server import free_port
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -223,3 +225,19 @@ async def test_a_test_read_of_a_dead_plc_says_so(tmp_path: Path) -> None:
         samples = await adapters.get("mc").test_read(mc_device(server.port, WELDER_SIGNALS[4:5]))
         assert [(s.signal, s.value) for s in samples] == [("welds", 4_000_000_000)]
     adapters.close()
+
+
+async def test_an_outage_is_one_error_line_then_one_recovery_line(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="adapters.blockpoller")
+    port = free_port()
+    status = harness.start(mc_device(port, WELDER_SIGNALS[:1]))
+    await eventually(lambda: status.polls_failed >= 2, timeout=15)
+    records = [r for r in caplog.records if r.name == "adapters.blockpoller"]
+    assert [r.levelno for r in records].count(logging.ERROR) == 1
+    assert "retrying with backoff" in records[0].getMessage()
+    async with McServer(welder_memory(), port=port):
+        await harness.sink.wait_for(harness.batches, timeout=15)
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 2 and lines[1].startswith("device welder-2: recovered after")
