@@ -18,6 +18,8 @@ ADAPTERS: dict[str, str] = {
     "modbus-tcp": "adapters.modbus.adapter:ModbusAdapter",
     "modbus-rtu": "adapters.modbus.adapter:ModbusAdapter",
     "opcua": "adapters.opcua.adapter:OpcUaAdapter",
+    "s7": "adapters.s7.adapter:S7Adapter",
+    "mc": "adapters.mc.adapter:McAdapter",
 }
 """`protocol:` name -> `module:class` of its adapter. Names that share a class share one
 instance per gateway (Modbus TCP and RTU devices may share a link registry)."""

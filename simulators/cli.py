@@ -22,7 +22,9 @@ from simulators.engine import Simulation
 from simulators.export import DEFAULT_BAUDRATE, Endpoint, describe, describe_index, sim_config
 from simulators.models import MODELS, get_model
 
-PROTOCOLS = ("modbus-tcp", "modbus-rtu", "opcua")
+PROTOCOLS = ("modbus-tcp", "modbus-rtu", "opcua", "s7", "mc")
+PLC_PROTOCOLS = ("s7", "mc")
+"""Every model is served as an S7 or MELSEC PLC too (simulators/plc_map.py)."""
 
 
 def cmd_list(_args: argparse.Namespace) -> int:
@@ -40,7 +42,7 @@ def _model(args: argparse.Namespace) -> Model:
     except KeyError as exc:
         print(f"gerbang sim: {exc.args[0]}", file=sys.stderr)
         raise SystemExit(2) from None
-    if args.protocol not in model.protocols:
+    if args.protocol not in (*model.protocols, *PLC_PROTOCOLS):
         print(
             f"gerbang sim: model {model.name} does not speak {args.protocol} "
             f"(it speaks {', '.join(model.protocols)})",
@@ -53,6 +55,11 @@ def _model(args: argparse.Namespace) -> Model:
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the `devices:` entries that read the simulator."""
     model = _model(args)
+    if args.protocol in PLC_PROTOCOLS:
+        from simulators.plc_map import plc_config
+
+        sys.stdout.write(plc_config(model, args.protocol, args.host, args.port, args.id))
+        return 0
     endpoint = Endpoint(
         args.protocol, args.host, args.port, args.serial_port, args.baudrate or DEFAULT_BAUDRATE
     )
@@ -130,11 +137,53 @@ async def _serve_opcua(sim: Simulation, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _serve_plc(sim: Simulation, args: argparse.Namespace) -> int:
+    from simulators.frontends.plc_server import PlcFrontend
+    from simulators.plc_map import default_port
+
+    model = sim.model
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    frontend = PlcFrontend(sim, args.protocol)
+    port = args.port or default_port(model, args.protocol)
+    try:
+        await frontend.start(args.host, port)
+    except OSError as exc:
+        print(f"gerbang sim: cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # python-snap7 wraps a bind failure in its own S7ConnectionError
+        print(f"gerbang sim: cannot listen on {args.host}:{port}: {exc}", file=sys.stderr)
+        return 1
+    what = "Siemens S7 (ISO-on-TCP)" if args.protocol == "s7" else "MELSEC MC protocol (3E binary)"
+    units = ", ".join(f"{u.unit_id} {u.name}" for u in model.units)
+    try:
+        print(
+            f"simulating {model.name} (units {units}) at speed ×{args.speed:g}, seed {args.seed}: "
+            f"{what} on {args.host}:{frontend.port}\n"
+            f"  gateway entry: gerbang sim config {model.name} --protocol {args.protocol} "
+            f"--port {frontend.port}\n"
+            f"  faults:        --fault {'|'.join(sim.known_faults())} at start\n"
+            "Ctrl-C stops.",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await frontend.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    print("stopped", flush=True)
+    return 0
+
+
 async def _serve(sim: Simulation, args: argparse.Namespace) -> int:
     from simulators.frontends.modbus_server import ModbusFrontend, pty_pair
 
     if args.protocol == "opcua":
         return await _serve_opcua(sim, args)
+    if args.protocol in PLC_PROTOCOLS:
+        return await _serve_plc(sim, args)
     model = sim.model
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

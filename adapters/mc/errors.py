@@ -1,15 +1,18 @@
 """The MC adapter's exception tree, and SLMP end codes rendered for a technician.
 
-    McError
-     ├── McAddressError  an address (or its type) that cannot be read as written; also a
-     │                   ValueError, so pydantic reports its message at config validation
-     ├── FrameError      bytes that are not a 3E binary response (wrong subheader, length)
-     └── EndCodeError    the PLC answered with an end code other than 0 (0xC056, ...)
-
-The I/O shell adds its connection errors under `McError` when it is wired.
+McError (gateway.adapter.AdapterError)
+ ├── McAddressError  an address (or its type) that cannot be read as written; also a
+ │                   ValueError, so pydantic reports its message at config validation
+ ├── FrameError      bytes that are not a 3E binary response (wrong subheader, length)
+ ├── EndCodeError    the PLC answered with an end code other than 0 (0xC056, ...)
+ ├── LinkDown        the PLC cannot be reached, or closed the connection (also
+ │                   DeviceUnreachable)
+ └── NoResponse      the PLC did not answer within the timeout (also DeviceUnreachable)
 """
 
 from __future__ import annotations
+
+from gateway.adapter import AdapterError, DeviceUnreachable
 
 END_CODES: dict[int, str] = {
     0xC050: "ASCII data that cannot be converted (the PLC port is set to ASCII, not binary?)",
@@ -42,8 +45,16 @@ def end_code_text(code: int) -> str:
     return f"{END_CODES.get(code, 'error')} (end code 0x{code:04X})"
 
 
-class McError(Exception):
+class McError(AdapterError):
     """Base of every error the MC adapter raises."""
+
+
+class LinkDown(McError, DeviceUnreachable):
+    """The TCP connection to the PLC cannot be opened, or was lost."""
+
+
+class NoResponse(McError, DeviceUnreachable):
+    """The PLC did not answer within the timeout."""
 
 
 class McAddressError(McError, ValueError):

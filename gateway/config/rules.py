@@ -50,19 +50,47 @@ def did_you_mean(word: object, choices: Iterable[object]) -> str | None:
     return by_folded[match[0]] if match else None
 
 
+def plc_family(address: str) -> str:
+    """`s7` when `address` is written as Siemens tools write addresses, else `mc` (MELSEC).
+
+    The two families never spell one address alike: S7 has DB<n>., the areas I, E, Q, A, and
+    M with a size letter or a bit (`MW20`, `M0.1`); MELSEC has D, W, R, X, Y, B, L and M with a
+    plain number (`M10`). Used where no device says the protocol (a profile's signals).
+    """
+    s = "".join(address.split()).upper().removeprefix("%")
+    if s.startswith("DB") or s[:1] in ("I", "E", "Q", "A"):
+        return "s7"
+    if s[:1] == "M" and (s[1:2] in ("X", "B", "W", "D") or "." in s):
+        return "s7"
+    return "mc"
+
+
 def signal_kind(signal: Mapping[str, Any]) -> str:
-    """`opcua` for a signal with a `node`, else `modbus` (the same rule as the model's union)."""
-    return "opcua" if "node" in signal else "modbus"
+    """`opcua` for a signal with a `node`, `modbus` with a `table` or a numeric address, and
+    `s7` or `mc` for a PLC address (`plc_family`): the same rule as the model's union."""
+    if "node" in signal:
+        return "opcua"
+    address = signal.get("address")
+    if "table" in signal or not isinstance(address, str):
+        return "modbus"
+    return plc_family(address)
+
+
+_PROTOCOL_KINDS = {"modbus-tcp": "modbus", "modbus-rtu": "modbus", "opcua": "opcua"}
+_PROTOCOL_KINDS |= {"s7": "s7", "mc": "mc"}
 
 
 def protocol_kind(protocol: object) -> str | None:
     """The kind of signals a device of this protocol reads, or None for an unknown protocol."""
-    if protocol in ("modbus-tcp", "modbus-rtu"):
-        return "modbus"
-    return "opcua" if protocol == "opcua" else None
+    return _PROTOCOL_KINDS.get(protocol) if isinstance(protocol, str) else None
 
 
-_KIND_NAMES = {"modbus": "Modbus signals (table, address)", "opcua": "OPC UA signals (node)"}
+_KIND_NAMES = {
+    "modbus": "Modbus signals (table, address)",
+    "opcua": "OPC UA signals (node)",
+    "s7": "S7 signals (address such as DB1.DBW8)",
+    "mc": "MELSEC signals (address such as D100)",
+}
 
 
 def _dicts(items: object) -> list[tuple[int, Mapping[str, Any]]]:

@@ -242,7 +242,7 @@ def test_a_wrong_choice_lists_the_choices_and_suggests_one() -> None:
         "gw.yaml:9: devices[0].signals[0].table: 'holdings' is not one of "
         "coil, discrete, holding, input; did you mean 'holding'?",
         "gw.yaml:10: devices[1].protocol: 'modbus' is not one of "
-        "modbus-tcp, modbus-rtu, opcua; did you mean 'modbus-tcp'?",
+        "modbus-tcp, modbus-rtu, opcua, s7, mc; did you mean 'modbus-tcp'?",
         "gw.yaml:11: devices[2].parity: 'e' is not one of N, E, O; did you mean 'E'?",
     ]
 
@@ -256,7 +256,7 @@ def test_missing_fields_are_reported_at_their_mapping() -> None:
         "gw.yaml:2: gateway.id: missing required field 'id'",
         "gw.yaml:5: devices[0].host: missing required field 'host'",
         "gw.yaml:7: devices[1].protocol: missing required field 'protocol' "
-        "(modbus-tcp, modbus-rtu, opcua)",
+        "(modbus-tcp, modbus-rtu, opcua, s7, mc)",
     ]
 
 
