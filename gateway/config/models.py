@@ -108,6 +108,9 @@ REGISTER_COUNT: dict[str, int] = {
 """Registers each type occupies (strings: their `length`)."""
 
 
+_READ_ONLY = {"discrete": "a discrete input", "input": "an input register"}
+
+
 class Strict(BaseModel):
     """Base of every config model: unknown keys are errors, assignments are validated."""
 
@@ -203,6 +206,9 @@ class MqttConfig(Strict):
     mode: Literal["per_signal", "per_device"] = "per_signal"
     keepalive: Keepalive = 30.0
     max_inflight: int = Field(50, ge=1, le=1000)
+    commands: bool = False
+    """Carry out `.../{signal}/$set` write commands (SPEC "Writing to machines"); off by
+    default: anyone who may publish to the broker could then write to a machine."""
 
 
 class InfluxConfig(Strict):
@@ -275,6 +281,29 @@ class SignalBase(Strict):
     unit: str | None = Field(None, max_length=32)
     deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
     heartbeat: Heartbeat = 60.0
+    writable: bool = False
+    """Whether the gateway may write this signal (SPEC "Writing to machines"); never by default."""
+    min: float | None = Field(None, allow_inf_nan=False)
+    """The lowest value a write may set (numbers only), in the signal's unit."""
+    max: float | None = Field(None, allow_inf_nan=False)
+    """The highest value a write may set (numbers only), in the signal's unit."""
+
+    def _limit_issues(self, kind: str | None) -> list[tuple[Loc, str]]:
+        """The broken rules of `writable`, `min` and `max`; `kind` is the signal's type when
+        it is not a number (bool, string), else None."""
+        issues: list[tuple[Loc, str]] = []
+        for field in ("min", "max"):
+            if getattr(self, field) is None:
+                continue
+            if kind is not None:
+                issues.append(((field,), f"{field} limits numbers, not a {kind}"))
+            elif not self.writable:
+                issues.append(
+                    ((field,), f"{field} limits writes: add writable: true, or remove {field}")
+                )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            issues.append((("max",), f"max {self.max:g} is below min {self.min:g}"))
+        return issues
 
 
 class ModbusSignal(SignalBase):
@@ -321,6 +350,16 @@ class ModbusSignal(SignalBase):
                     issues.append(((field,), f"{field} applies to numbers, not to a {self.type}"))
             if self.deadband is not None:
                 issues.append((("deadband",), f"deadband applies to numbers, not to a {self.type}"))
+        if self.writable and self.table in ("discrete", "input"):
+            issues.append(
+                (
+                    ("writable",),
+                    f"{_READ_ONLY[self.table]} is read-only in Modbus: only coil and holding "
+                    "signals can be written",
+                )
+            )
+        numeric = self.type not in ("bool", "string")
+        issues.extend(self._limit_issues(None if numeric else self.type))
         if self.address + self.size - 1 > 65535:
             issues.append(
                 (
@@ -354,6 +393,33 @@ class OpcUaSignal(SignalBase):
         from gateway.config.nodeids import parse_node_id
 
         parse_node_id(value)  # NodeIdError is a ValueError: pydantic reports its message
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> OpcUaSignal:
+        # The node's data type is known only at run time: min/max are checked against a
+        # number when a write comes.
+        issues = self._limit_issues(None)
+        if issues:
+            raise rule_error(issues)
+        return self
+
+
+class OpcUaMethod(Strict):
+    """An OPC UA method a technician may call (`POST /api/v1/devices/{id}/methods/{name}`)."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    object: str = Field(min_length=3)
+    """The node id of the object the method belongs to (the call's ObjectId)."""
+    method: str = Field(min_length=3)
+    """The node id of the method itself."""
+
+    @field_validator("object", "method")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        from gateway.config.nodeids import parse_node_id
+
+        parse_node_id(value)
         return value
 
 
@@ -464,6 +530,20 @@ class OpcUaDevice(DeviceBase):
     password: SecretStr | None = None
     subscribe: bool = True
     signals: list[OpcUaSignal] = Field(default_factory=list)
+    methods: list[OpcUaMethod] = Field(default_factory=list)
+    """Methods that may be called through the gateway; none by default."""
+
+    @model_validator(mode="after")
+    def _unique_methods(self) -> OpcUaDevice:
+        seen: set[str] = set()
+        issues: list[tuple[Loc, str]] = []
+        for index, method in enumerate(self.methods):
+            if method.name in seen:
+                issues.append((("methods", index, "name"), f"method {method.name} is listed twice"))
+            seen.add(method.name)
+        if issues:
+            raise rule_error(issues)
+        return self
 
     @field_validator("endpoint")
     @classmethod
