@@ -458,6 +458,8 @@ class ModbusDeviceBase(DeviceBase):
     unit: int = Field(1, ge=0, le=255)
     max_registers: int = Field(125, ge=1, le=125)
     max_gap: int = Field(10, ge=0, le=124)
+    write_multiple: bool = False
+    """Write with functions 15 and 16 only (for devices without 5 and 6)."""
     signals: list[ModbusSignal] = Field(default_factory=list)
 
 
