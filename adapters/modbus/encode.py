@@ -26,6 +26,7 @@ import struct
 from dataclasses import dataclass
 from decimal import Decimal
 
+from gateway.adapter import WriteRefused
 from gateway.config.models import ModbusSignal
 from gateway.model import Value
 
@@ -46,7 +47,7 @@ FC_WRITE_COILS = 15
 FC_WRITE_REGISTERS = 16
 
 
-class EncodeError(ValueError):
+class EncodeError(WriteRefused, ValueError):
     """The value cannot be written to this signal as asked; the message says why."""
 
 
@@ -77,6 +78,22 @@ def decimals_of(number: float) -> int:
     """The decimals a person writes `number` with (0.1 -> 1, 0.25 -> 2, 10 -> 0)."""
     exponent = Decimal(repr(float(number))).normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def shown(signal: ModbusSignal, value: Value) -> Value:
+    """A decoded value as a person writes it: a scaled number to the decimals of its scale and
+    offset (1453 x 0.1 is 145.3), a float32 as the shortest decimal that is the same float32."""
+    if not isinstance(value, float):
+        return value
+    if signal.scale != 1.0 or signal.offset != 0.0:
+        return round(value, max(decimals_of(signal.scale), decimals_of(signal.offset)))
+    if signal.type == "float32" and math.isfinite(value):
+        exact = struct.pack(">f", value)
+        for digits in range(1, 10):
+            short = float(f"{value:.{digits}g}")
+            if struct.pack(">f", short) == exact:
+                return short
+    return value
 
 
 def check_value(signal: ModbusSignal, value: object) -> Value:
