@@ -9,7 +9,9 @@ Telegraf's `inputs.Add("modbus", ...)` with its narrow `Accumulator`:
 - a poller sees only a `Publisher` (two calls: one batch per scan, and state changes) and the
   `DeviceStatus` it keeps up to date;
 - the service sees only `Adapter.poller` / `Adapter.release` / `Adapter.close`;
-- the API sees only `Adapter.test_read` and, where a protocol can browse, `Browser.browse`.
+- the API sees only `Adapter.test_read` and, where a protocol can browse, `Browser.browse`;
+- the write service (`gateway.writes`) sees only `Writer.write` and, where a protocol has
+  methods, `MethodCaller.call`; an adapter without them cannot be written to.
 
 Every adapter maps its library's and the OS's exceptions into its own tree rooted at
 `AdapterError` at its boundary, so the core catches only `AdapterError` and shows its message,
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.model import Batch, Sample, StateChange
+from gateway.model import Batch, Sample, StateChange, Value
 from gateway.status import DeviceStatus
 
 
@@ -36,6 +38,32 @@ class DeviceUnreachable(AdapterError):
 
 class BadRequest(AdapterError):
     """What was asked of the adapter is malformed (a node id that cannot be parsed, ...)."""
+
+
+class WriteRefused(AdapterError):
+    """The value cannot be written to this signal (wrong type, beyond what its registers hold,
+    not a whole step of its scale): nothing was sent to the device."""
+
+
+class ReadBackMismatch(AdapterError):
+    """The device accepted a write, but the value read back differs; the message names both."""
+
+    def __init__(self, message: str, written: Value, read_back: Value) -> None:
+        super().__init__(message)
+        self.written = written
+        self.read_back = read_back
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """A write that the device carried out and that read back as written."""
+
+    value: Value
+    """The value written, as the signal holds it (the type's value: 1450 for a uint16)."""
+    read_back: Value
+    """The value read back after the write, as the signal's reads show it."""
+    ts: int
+    """When the read-back arrived (ms since the epoch, UTC)."""
 
 
 class Publisher(Protocol):
@@ -113,3 +141,32 @@ class Browser(Protocol):
     async def browse(self, device: Any, node: str, depth: int) -> list[BrowsedNode]:
         """The tree below `node`, `depth` levels down. BadRequest for a malformed node id,
         AdapterError when the device cannot be browsed."""
+
+
+@runtime_checkable
+class Writer(Protocol):
+    """An adapter that can write a signal (Modbus, OPC UA; S7 and MC when they add theirs).
+
+    The service has already checked that the signal is `writable` and within `min`/`max`; the
+    adapter checks what only it knows (the type its registers or node hold), writes through
+    the device's own connection, reads the value back and compares.
+    """
+
+    async def write(self, device: Any, signal: str, value: Value) -> WriteOutcome:
+        """Write `value` to `signal` of `device`, read it back.
+
+        WriteRefused (nothing written), DeviceUnreachable (no answer: it may or may not have
+        been written), ReadBackMismatch, or another AdapterError (the device refused).
+        """
+
+
+@runtime_checkable
+class MethodCaller(Protocol):
+    """An adapter that can call a device's methods (OPC UA `methods:`)."""
+
+    async def call(self, device: Any, method: str, args: list[Any]) -> list[Any]:
+        """Call the device's configured method `method` with `args`; its output arguments.
+
+        WriteRefused for arguments the method does not take, DeviceUnreachable, or another
+        AdapterError (the server refused the call).
+        """

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.adapter import Adapter, AdapterContext, Poller
@@ -24,6 +25,11 @@ from gateway.pipeline import Pipeline
 from gateway.protocols import Adapters
 from gateway.sinks.base import Sink, SinkStatus
 from gateway.status import DeviceStatus
+from gateway.writes.record import WriteRecord
+from gateway.writes.service import WriteService
+
+if TYPE_CHECKING:
+    from gateway.writes.commands import CommandListener
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +140,11 @@ class Gateway:
         self.pipeline = Pipeline(self.sinks, self.board)
         self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
         self.devices: dict[str, _RunningDevice] = {}
+        self.writes = WriteService(
+            self, WriteRecord(Path(config.buffer.path).parent / "writes.jsonl")
+        )
+        """Writes to machines (HTTP and MQTT commands), each recorded."""
+        self.commands: CommandListener | None = None
         self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
         self.problems: dict[str, str] = {}
@@ -146,6 +157,8 @@ class Gateway:
             self._start_sink(sink)
         for device in self.config.devices:
             self._start_device(device)
+        if self.config.mqtt.enabled and self.config.mqtt.commands:
+            self._start_commands()
         self.running = True
         log.info(
             "gateway %s %s running: %d devices, sinks: %s",
@@ -153,6 +166,15 @@ class Gateway:
             self.version,
             len(self.devices),
             ", ".join(s.name for s in self.sinks) or "none",
+        )
+
+    def _start_commands(self) -> None:
+        """MQTT `$set` write commands (`mqtt.commands: true`), on a connection of their own."""
+        from gateway.writes.commands import CommandListener
+
+        self.commands = CommandListener(self.config, self.writes)
+        self._sink_tasks["mqtt-commands"] = asyncio.create_task(
+            _supervised("MQTT commands", self.commands.run), name="mqtt-commands"
         )
 
     def _start_sink(self, sink: Sink) -> None:

@@ -1,21 +1,22 @@
 """The Modbus adapter behind the core's interface (`gateway.adapter.Adapter`): TCP and RTU.
 
 One instance per gateway owns the `LinkRegistry`, so that every device on one TCP host:port or
-one serial port shares one serialized connection, pollers and test reads alike.
+one serial port shares one serialized connection, pollers, test reads and writes alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from gateway.adapter import AdapterContext, Publisher
+from gateway.adapter import AdapterContext, Publisher, WriteOutcome
 from gateway.config.models import ModbusDevice
-from gateway.model import Sample
+from gateway.model import Sample, Value
 from gateway.status import DeviceStatus
 
 from .errors import NoResponse
 from .link import LinkRegistry
 from .poller import ModbusPoller
+from .writer import write_signal
 
 
 class _Discard:
@@ -60,6 +61,15 @@ class ModbusAdapter:
                 raise NoResponse(
                     f"device {device.id}: no complete answer within {budget:.1f} s"
                 ) from None
+        finally:
+            self.links.release(link)
+
+    async def write(self, device: ModbusDevice, signal: str, value: Value) -> WriteOutcome:
+        """Write one signal through the device's shared link, ahead of queued scan reads, and
+        read it back (`gateway.adapter.Writer`)."""
+        link = self.links.acquire(device, device.timeout)
+        try:
+            return await write_signal(link, device, signal, value)
         finally:
             self.links.release(link)
 

@@ -3,7 +3,8 @@
     ModbusError (gateway.adapter.AdapterError)
      ├── LinkDown           the TCP connection or serial port cannot be opened, or was lost
      ├── NoResponse         the request timed out: the unit did not answer
-     └── ExceptionResponse  the unit answered with a Modbus exception (02 illegal address, ...)
+     ├── ExceptionResponse  the unit answered with a Modbus exception (02 illegal address, ...)
+     └── WriteMismatch      a write was answered, but reading the value back found another
 
 pymodbus errors are mapped to these at the boundary (`link.py`), so the poller never sees a
 pymodbus type and every message names the device's link, unit, table and address range.
@@ -11,7 +12,7 @@ pymodbus type and every message names the device's link, unit, table and address
 
 from __future__ import annotations
 
-from gateway.adapter import AdapterError, DeviceUnreachable
+from gateway.adapter import AdapterError, DeviceUnreachable, ReadBackMismatch
 
 EXCEPTION_NAMES: dict[int, str] = {
     1: "illegal function",
@@ -41,7 +42,9 @@ class NoResponse(ModbusError, DeviceUnreachable):
 class ExceptionResponse(ModbusError):
     """The unit answered a read with a Modbus exception code."""
 
-    def __init__(self, code: int, table: str, address: int, count: int, unit: int) -> None:
+    def __init__(
+        self, code: int, table: str, address: int, count: int, unit: int, action: str = "reading"
+    ) -> None:
         self.code = code
         self.table = table
         self.address = address
@@ -50,9 +53,13 @@ class ExceptionResponse(ModbusError):
         name = EXCEPTION_NAMES.get(code, "unknown exception")
         last = address + count - 1
         where = f"{table} {address}" if count == 1 else f"{table} {address}-{last}"
-        super().__init__(f"{name} (exception {code:02d}) reading {where} on unit {unit}")
+        super().__init__(f"{name} (exception {code:02d}) {action} {where} on unit {unit}")
 
     @property
     def is_address_problem(self) -> bool:
         """Whether the unit refused these addresses (02) or this request (01, 03)."""
         return self.code in (1, 2, 3)
+
+
+class WriteMismatch(ModbusError, ReadBackMismatch):
+    """The unit acknowledged a write, but the value read back is not the one written."""

@@ -9,17 +9,19 @@ dead unit on a shared bus is retried at its own backed-off rate.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from gateway.config.models import ModbusDevice, ModbusRtuDevice
+from gateway.config.models import ModbusDevice, ModbusRtuDevice, ModbusSignal
 
+from .encode import FC_WRITE_COIL, FC_WRITE_REGISTER, WritePlan, merge_bit
 from .errors import ExceptionResponse, LinkDown, NoResponse
+from .turns import READ, WRITE, Turns
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class ModbusLink:
         self.key = key
         self._client = client
         self._client.set_max_no_responses(_NO_RESPONSE_LIMIT)
-        self._lock = asyncio.Lock()
+        self._turns = Turns()
         self.users = 0
         """Devices using this link; the registry closes it when the last one leaves."""
 
@@ -80,18 +82,30 @@ class ModbusLink:
 
         Raises LinkDown, NoResponse or ExceptionResponse.
         """
-        async with self._lock:
-            if not self._client.connected and not await self._client.connect():
-                raise LinkDown(f"cannot connect to {self.key}")
-            reader = getattr(self._client, _READERS[table])
-            try:
-                response = await reader(address, count=count, device_id=unit)
-            except ModbusIOException as exc:
-                raise NoResponse(f"no answer from unit {unit} on {self.key}") from exc
-            except ConnectionException as exc:
-                raise LinkDown(f"connection to {self.key} lost") from exc
-            except ModbusException as exc:
-                raise NoResponse(f"bad answer from unit {unit} on {self.key}: {exc}") from exc
+        async with self._turns.turn(READ):
+            return await self._read(table, address, count, unit)
+
+    async def _connect(self) -> None:
+        if not self._client.connected and not await self._client.connect():
+            raise LinkDown(f"cannot connect to {self.key}")
+
+    async def _request(self, unit: int, call: Any) -> Any:
+        """Await one pymodbus request, its errors mapped to ours."""
+        try:
+            return await call
+        except ModbusIOException as exc:
+            raise NoResponse(f"no answer from unit {unit} on {self.key}") from exc
+        except ConnectionException as exc:
+            raise LinkDown(f"connection to {self.key} lost") from exc
+        except ModbusException as exc:
+            raise NoResponse(f"bad answer from unit {unit} on {self.key}: {exc}") from exc
+
+    async def _read(
+        self, table: str, address: int, count: int, unit: int
+    ) -> Sequence[int] | Sequence[bool]:
+        await self._connect()
+        reader = getattr(self._client, _READERS[table])
+        response = await self._request(unit, reader(address, count=count, device_id=unit))
         if response.isError():
             raise ExceptionResponse(response.exception_code, table, address, count, unit)
         if table in ("holding", "input"):
@@ -103,6 +117,43 @@ class ModbusLink:
                 )
             return registers
         return response.bits[:count]
+
+    async def write(
+        self, plan: WritePlan, signal: ModbusSignal, unit: int
+    ) -> Sequence[int] | Sequence[bool]:
+        """Carry out `plan` on `unit` and read the signal back, in one turn ahead of queued reads.
+
+        Returns what the read-back found (the signal's registers, or `[bit]` for a coil).
+        Raises LinkDown, NoResponse or ExceptionResponse (naming the write or the read-back).
+        """
+        client = self._client
+        table = "coil" if plan.coil else "holding"
+        async with self._turns.turn(WRITE):
+            await self._connect()
+            if plan.coil:
+                assert plan.bit is not None
+                if plan.function == FC_WRITE_COIL:
+                    call = client.write_coil(plan.address, plan.bit, device_id=unit)
+                else:
+                    call = client.write_coils(plan.address, [plan.bit], device_id=unit)
+                count = 1
+            else:
+                words = list(plan.registers)
+                if plan.read_modify_write:
+                    assert plan.bit is not None
+                    (word,) = await self._read("holding", plan.address, 1, unit)
+                    words = [merge_bit(signal, int(word), plan.bit)]
+                count = len(words)
+                if plan.function == FC_WRITE_REGISTER:
+                    call = client.write_register(plan.address, words[0], device_id=unit)
+                else:
+                    call = client.write_registers(plan.address, words, device_id=unit)
+            response = await self._request(unit, call)
+            if response.isError():
+                raise ExceptionResponse(
+                    response.exception_code, table, plan.address, count, unit, "writing"
+                )
+            return await self._read(table, signal.address, signal.size, unit)
 
     def close(self) -> None:
         """Close the connection (it reopens on the next read)."""

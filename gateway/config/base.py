@@ -15,7 +15,7 @@ from pydantic import (
 
 from .alarms import AlarmRule, signal_alarm_issues
 from .oee import DeviceOee
-from .rules import rule_error
+from .rules import Loc, rule_error
 from .types import (
     DURATION_OUT,
     DURATION_SCHEMA,
@@ -85,8 +85,31 @@ class SignalBase(Strict):
     unit: str | None = Field(None, max_length=32)
     deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
     heartbeat: Heartbeat = 60.0
+    writable: bool = False
+    """Whether the gateway may write this signal (SPEC "Writing to machines"); never by default."""
+    min: float | None = Field(None, allow_inf_nan=False)
+    """The lowest value a write may set (numbers only), in the signal's unit."""
+    max: float | None = Field(None, allow_inf_nan=False)
+    """The highest value a write may set (numbers only), in the signal's unit."""
     alarms: list[AlarmRule] = Field(default_factory=list, max_length=100)
     """Limits that raise an alarm on this signal (SPEC "Alarms", `config.alarms`)."""
+
+    def _limit_issues(self, kind: str | None) -> list[tuple[Loc, str]]:
+        """The broken rules of `writable`, `min` and `max`; `kind` is the signal's type when
+        it is not a number (bool, string), else None."""
+        issues: list[tuple[Loc, str]] = []
+        for field in ("min", "max"):
+            if getattr(self, field) is None:
+                continue
+            if kind is not None:
+                issues.append(((field,), f"{field} limits numbers, not a {kind}"))
+            elif not self.writable:
+                issues.append(
+                    ((field,), f"{field} limits writes: add writable: true, or remove {field}")
+                )
+        if self.min is not None and self.max is not None and self.min > self.max:
+            issues.append((("max",), f"max {self.max:g} is below min {self.min:g}"))
+        return issues
 
     @model_validator(mode="after")
     def _alarms_fit(self) -> SignalBase:

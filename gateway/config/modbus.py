@@ -36,6 +36,8 @@ REGISTER_COUNT: dict[str, int] = {
 }
 """Registers each type occupies (strings: their `length`)."""
 
+_READ_ONLY = {"discrete": "a discrete input", "input": "an input register"}
+
 
 class ModbusSignal(SignalBase):
     """One value in a Modbus device's tables, and how to decode it."""
@@ -81,6 +83,16 @@ class ModbusSignal(SignalBase):
                     issues.append(((field,), f"{field} applies to numbers, not to a {self.type}"))
             if self.deadband is not None:
                 issues.append((("deadband",), f"deadband applies to numbers, not to a {self.type}"))
+        if self.writable and self.table in ("discrete", "input"):
+            issues.append(
+                (
+                    ("writable",),
+                    f"{_READ_ONLY[self.table]} is read-only in Modbus: only coil and holding "
+                    "signals can be written",
+                )
+            )
+        numeric = self.type not in ("bool", "string")
+        issues.extend(self._limit_issues(None if numeric else self.type))
         if self.address + self.size - 1 > 65535:
             issues.append(
                 (
@@ -109,6 +121,8 @@ class ModbusDeviceBase(DeviceBase):
     unit: int = Field(1, ge=0, le=255)
     max_registers: int = Field(125, ge=1, le=125)
     max_gap: int = Field(10, ge=0, le=124)
+    write_multiple: bool = False
+    """Write with functions 15 and 16 only (for devices without 5 and 6)."""
     signals: list[ModbusSignal] = Field(default_factory=list)
 
 

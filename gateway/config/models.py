@@ -52,7 +52,7 @@ from .modbus import (
     Table,
 )
 from .oee import SiteOee, oee_issues
-from .opcua import OpcUaDevice, OpcUaSecurity, OpcUaSignal
+from .opcua import OpcUaDevice, OpcUaMethod, OpcUaSecurity, OpcUaSignal
 from .plc import McDevice, McSignal, McType, S7Device, S7Signal, S7Type
 from .rules import Loc, reference_issues, rule_error, signal_kind
 from .sections import (
@@ -95,6 +95,7 @@ __all__ = [
     "ModbusType",
     "MqttConfig",
     "OpcUaDevice",
+    "OpcUaMethod",
     "OpcUaSecurity",
     "OpcUaSignal",
     "Order",

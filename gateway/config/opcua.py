@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from .base import DeviceBase, SignalBase, Strict
+from .base import NAME_PATTERN, DeviceBase, SignalBase, Strict
 from .rules import Loc, rule_error
 from .types import (
     check_port,
@@ -29,6 +29,33 @@ class OpcUaSignal(SignalBase):
         from gateway.config.nodeids import parse_node_id
 
         parse_node_id(value)  # NodeIdError is a ValueError: pydantic reports its message
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> OpcUaSignal:
+        # The node's data type is known only at run time: min/max are checked against a
+        # number when a write comes.
+        issues = self._limit_issues(None)
+        if issues:
+            raise rule_error(issues)
+        return self
+
+
+class OpcUaMethod(Strict):
+    """An OPC UA method a technician may call (`POST /api/v1/devices/{id}/methods/{name}`)."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
+    object: str = Field(min_length=3)
+    """The node id of the object the method belongs to (the call's ObjectId)."""
+    method: str = Field(min_length=3)
+    """The node id of the method itself."""
+
+    @field_validator("object", "method")
+    @classmethod
+    def _node_id(cls, value: str) -> str:
+        from gateway.config.nodeids import parse_node_id
+
+        parse_node_id(value)
         return value
 
 
@@ -72,6 +99,20 @@ class OpcUaDevice(DeviceBase):
     password: SecretStr | None = None
     subscribe: bool = True
     signals: list[OpcUaSignal] = Field(default_factory=list)
+    methods: list[OpcUaMethod] = Field(default_factory=list)
+    """Methods that may be called through the gateway; none by default."""
+
+    @model_validator(mode="after")
+    def _unique_methods(self) -> OpcUaDevice:
+        seen: set[str] = set()
+        issues: list[tuple[Loc, str]] = []
+        for index, method in enumerate(self.methods):
+            if method.name in seen:
+                issues.append((("methods", index, "name"), f"method {method.name} is listed twice"))
+            seen.add(method.name)
+        if issues:
+            raise rule_error(issues)
+        return self
 
     @field_validator("endpoint")
     @classmethod

@@ -110,6 +110,9 @@ class MqttConfig(Strict):
     mode: Literal["per_signal", "per_device"] = "per_signal"
     keepalive: Keepalive = 30.0
     max_inflight: int = Field(50, ge=1, le=1000)
+    commands: bool = False
+    """Carry out `.../{signal}/$set` write commands (SPEC "Writing to machines"); off by
+    default: anyone who may publish to the broker could then write to a machine."""
 
 
 class InfluxConfig(Strict):
