@@ -20,6 +20,7 @@ from gateway.backoff import Backoff
 from gateway.board import DeviceBoard
 from gateway.config.models import Config, Device
 from gateway.model import Batch, DeviceState, Report, StateChange, now_ms
+from gateway.oee.wiring import OeeLink
 from gateway.pipeline import Pipeline
 from gateway.protocols import Adapters
 from gateway.sinks.base import Sink, SinkStatus
@@ -133,6 +134,8 @@ class Gateway:
         """Every device's status, state and latest values: what the API reads."""
         self.pipeline = Pipeline(self.sinks, self.board)
         self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
+        self.oee = OeeLink(config, self.pipeline, Path(config.buffer.path).parent)
+        """OEE per machine and shift (none without a site `oee:` block): `$oee` reports."""
         self.devices: dict[str, _RunningDevice] = {}
         self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
@@ -143,6 +146,7 @@ class Gateway:
             self._start_sink(sink)
         for device in self.config.devices:
             self._start_device(device)
+        self.oee.start()
         self.running = True
         log.info(
             "gateway %s %s running: %d devices, sinks: %s",
@@ -182,6 +186,7 @@ class Gateway:
             await self._restart_sink(name, name in new_sinks, deadline)
         for device_id in added + changed:
             self._start_device(after[device_id])
+        self.oee.reconfigure(new)
         log.info(
             "config applied: devices added %s, changed %s, removed %s; sinks restarted %s",
             added or "none",
@@ -269,6 +274,7 @@ class Gateway:
         for running in self.devices.values():
             if running.poller is not None:
                 running.poller.stopped()
+        await self.oee.stop()
         self.adapters.close()
         closers = [sink.close(deadline) for sink in self.sinks]
         if closers:

@@ -251,8 +251,8 @@ class OeeService:
                 current = engine.figures()
                 if current is not None:
                     reports.append(OeeReport(device, {"device": device, **current}, False))
-        if publish:
-            self._next_publish = now + self._interval_ms
+        if publish:  # on a fixed grid, so that a tick a little late does not skip one
+            self._next_publish = max(self._next_publish + self._interval_ms, now)
         if ended or now >= self._next_save:
             self.save()
             self._next_save = now + self._interval_ms
