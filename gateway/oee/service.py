@@ -231,6 +231,22 @@ class OeeService:
         """The device's recorded stops, newest first."""
         return [stop.as_dict() for stop in reversed(self._binding(device).engine.stops)]
 
+    def timeline(self, device: str, since: int | None = None) -> list[dict[str, Any]]:
+        """The machine's conditions from `since` (the current shift's start by default) to
+        now: `{"start", "end", "condition"}` segments, oldest first; `end` None for the last."""
+        engine = self._binding(device).engine
+        if since is None:
+            figures = engine.figures()
+            since = figures["shift_start"] if figures else engine.accounted_to
+        changes = list(engine.timeline)
+        segments: list[dict[str, Any]] = []
+        for index, (start, condition) in enumerate(changes):
+            end = changes[index + 1][0] if index + 1 < len(changes) else None
+            if end is not None and end <= since:
+                continue
+            segments.append({"start": max(start, since), "end": end, "condition": str(condition)})
+        return segments
+
     def reasons(self) -> list[dict[str, str]]:
         """The site's stop reasons, for the page's picker."""
         return [r.model_dump() for r in self.site.stop_reasons] if self.site else []
