@@ -13,9 +13,10 @@ from collections.abc import Iterable
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from gateway.api.routes import config, devices, health, status, web
+from gateway.api.routes import config, devices, health, oee, status, web
 
 ROUTERS = (health.router, status.router, config.router, devices.router, web.router)
+ROUTERS += (oee.router,)
 """In the order /docs lists them."""
 
 MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
