@@ -2,7 +2,8 @@
 
 `health` (/healthz, /readyz), `status` (status, values, metrics, events, trends), `config`
 (the whole config), `devices` (one device's entry, test reads, OPC UA browse), `web` (the page
-and its files). A new concern (writes, OEE, alarms) is a new module with a `router` here.
+and its files), `oee` (OEE figures, timeline, stops). A new concern (writes, alarms) is a new
+module with a `router` here.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from fastapi.routing import APIRoute
 
 from gateway.api.routes import config, devices, health, oee, status, web
 
-ROUTERS = (health.router, status.router, config.router, devices.router, web.router)
-ROUTERS += (oee.router,)
+ROUTERS = (health.router, status.router, config.router, devices.router, web.router, oee.router)
 """In the order /docs lists them."""
 
 MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
