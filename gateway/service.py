@@ -21,6 +21,7 @@ from gateway.backoff import Backoff
 from gateway.board import DeviceBoard
 from gateway.config.models import Config, Device
 from gateway.model import Batch, DeviceState, Report, StateChange, now_ms
+from gateway.oee.wiring import OeeLink
 from gateway.pipeline import Pipeline
 from gateway.protocols import Adapters
 from gateway.sinks.base import Sink, SinkStatus
@@ -139,6 +140,8 @@ class Gateway:
         """Every device's status, state and latest values: what the API reads."""
         self.pipeline = Pipeline(self.sinks, self.board)
         self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
+        self.oee = OeeLink(config, self.pipeline, Path(config.buffer.path).parent)
+        """OEE per machine and shift (none without a site `oee:` block): `$oee` reports."""
         self.devices: dict[str, _RunningDevice] = {}
         self.writes = WriteService(
             self, WriteRecord(Path(config.buffer.path).parent / "writes.jsonl")
@@ -159,6 +162,7 @@ class Gateway:
             self._start_device(device)
         if self.config.mqtt.enabled and self.config.mqtt.commands:
             self._start_commands()
+        self.oee.start()
         self.running = True
         log.info(
             "gateway %s %s running: %d devices, sinks: %s",
@@ -207,6 +211,7 @@ class Gateway:
             await self._restart_sink(name, name in new_sinks, deadline)
         for device_id in added + changed:
             self._start_device(after[device_id])
+        self.oee.reconfigure(new)
         log.info(
             "config applied: devices added %s, changed %s, removed %s; sinks restarted %s",
             added or "none",
@@ -294,6 +299,7 @@ class Gateway:
         for running in self.devices.values():
             if running.poller is not None:
                 running.poller.stopped()
+        await self.oee.stop()
         self.adapters.close()
         closers = [sink.close(deadline) for sink in self.sinks]
         if closers:

@@ -6,7 +6,10 @@ Three layers, each in its own module:
 - `counters` and `engine`: one machine's time accounting, stops and part counts (pure: no I/O,
   time is passed in);
 - `snapshot` and `service`: the shell that feeds engines from batches, persists their state so
-  that a restart mid-shift keeps the figures, and says which payloads are due.
+  that a restart mid-shift keeps the figures, and says which payloads are due;
+- `wiring`: the service in the running gateway (a pipeline observer, a tick task, its payloads
+  as `Report`s on `$oee` and measurement `oee`).
 
-This package imports nothing from the pipeline, sinks or API: they call into it.
+This package imports nothing from the pipeline, sinks or API at run time: they call into it
+(the pipeline is handed to `wiring.OeeLink`).
 """

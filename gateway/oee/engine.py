@@ -34,6 +34,8 @@ StateValue = bool | int | float | str
 CounterMode = Literal["total", "total_good", "good_reject"]
 MAX_STOPS = 500
 """Stops kept per machine (the newest); enough for several shifts of a bad day."""
+MAX_TIMELINE = 500
+"""Condition changes kept per machine (the newest), for the page's timeline."""
 UNKNOWN_REASON = "unknown"
 
 
@@ -150,6 +152,8 @@ class OeeEngine:
         self.previous: Tally | None = None
         self.stops: deque[Stop] = deque(maxlen=MAX_STOPS)
         self.next_stop_id = 1
+        self.timeline: deque[tuple[int, Condition]] = deque(maxlen=MAX_TIMELINE)
+        """(since, condition) at each change; a wait between parts (no state signal) is run."""
         self._finished: list[dict[str, Any]] = []
         # The stop under way: since when, its state value, its pending (still short) time.
         self._stop_start = 0
@@ -285,6 +289,10 @@ class OeeEngine:
         self.next_stop_id += 1
         self.stops.append(self._stop)
         tally.stops += 1
+        if self._running is None:  # the wait between parts has become a stop, from its start
+            if self.timeline and self.timeline[-1][0] == self._stop_start:
+                self.timeline.pop()
+            self.timeline.append((self._stop_start, Condition.STOPPED))
 
     def _become(self, ts: int, condition: Condition, state: StateValue | None = None) -> None:
         old = self.condition
@@ -294,6 +302,18 @@ class OeeEngine:
             self._stop_start, self._stop_state = ts, state
             self._stop, self._pending_ms = None, 0
         self.condition = condition
+        if condition is not old:
+            self._log(ts, condition)
+
+    def _log(self, ts: int, condition: Condition) -> None:
+        """One change for the timeline; only the last of several at the same instant."""
+        if condition is Condition.STOPPED and self._running is None:
+            condition = Condition.RUNNING  # waiting for the next part: shown as running
+        log = self.timeline
+        if log and log[-1][0] == ts:
+            log.pop()
+        if not log or log[-1][1] is not condition:
+            log.append((ts, condition))
 
     def _end_stop(self, ts: int) -> None:
         if self._stop is not None:

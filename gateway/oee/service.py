@@ -231,6 +231,22 @@ class OeeService:
         """The device's recorded stops, newest first."""
         return [stop.as_dict() for stop in reversed(self._binding(device).engine.stops)]
 
+    def timeline(self, device: str, since: int | None = None) -> list[dict[str, Any]]:
+        """The machine's conditions from `since` (the current shift's start by default) to
+        now: `{"start", "end", "condition"}` segments, oldest first; `end` None for the last."""
+        engine = self._binding(device).engine
+        if since is None:
+            figures = engine.figures()
+            since = figures["shift_start"] if figures else engine.accounted_to
+        changes = list(engine.timeline)
+        segments: list[dict[str, Any]] = []
+        for index, (start, condition) in enumerate(changes):
+            end = changes[index + 1][0] if index + 1 < len(changes) else None
+            if end is not None and end <= since:
+                continue
+            segments.append({"start": max(start, since), "end": end, "condition": str(condition)})
+        return segments
+
     def reasons(self) -> list[dict[str, str]]:
         """The site's stop reasons, for the page's picker."""
         return [r.model_dump() for r in self.site.stop_reasons] if self.site else []
@@ -251,8 +267,8 @@ class OeeService:
                 current = engine.figures()
                 if current is not None:
                     reports.append(OeeReport(device, {"device": device, **current}, False))
-        if publish:
-            self._next_publish = now + self._interval_ms
+        if publish:  # on a fixed grid, so that a tick a little late does not skip one
+            self._next_publish = max(self._next_publish + self._interval_ms, now)
         if ended or now >= self._next_save:
             self.save()
             self._next_save = now + self._interval_ms

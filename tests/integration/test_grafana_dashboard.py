@@ -3,8 +3,9 @@
 A real influxd (Debian's 1.x package, InfluxQL) runs on free loopback ports in a temporary
 folder; points are written exactly as the SPEC says the gateway writes them (measurement per
 machine type, tags site/area/line/device/gateway with empty levels left out, one field per
-signal, ms timestamps). Every query of the dashboard, with Grafana's macros and variables
-expanded as Grafana expands them, must run without error and return the signals.
+signal, ms timestamps), and the gateway's OEE figures (measurement `oee`, tag `shift`). Every
+query of the dashboard, with Grafana's macros and variables expanded as Grafana expands them,
+must run without error and return the signals and the figures.
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
             )
             # A gateway with no site/area/line: empty levels are left out of the tags.
             lines.append(f"machine,device=loom-01,gateway=weaving-02 picks={1000 + i}i {ts}")
+            # OEE figures, as gateway.oee.wiring.to_report writes them (shift pagi, then siang).
+            shift = "pagi" if i < 20 else "siang"
+            lines.append(
+                "oee,area=casting,device=furnace-1,gateway=casting-01,line=line-1,"
+                f"shift={shift},site=pasuruan availability=0.9,performance=0.8,quality=0.95,"
+                f"oee={0.684 - i / 1000},run_s={i * 10.0},downtime_s=5.0,unknown_s=0.0,"
+                f"total={i}i,good={i}i,stops=1i,final={'true' if i == 19 else 'false'} {ts}"
+            )
         db.request("/write", {"db": DB, "precision": "ms"}, "\n".join(lines).encode())
         yield db
     finally:
@@ -97,12 +106,26 @@ def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influx]:
         log.close()
 
 
+MEASUREMENTS = ["alarms", "furnace", "machine", "oee"]
+"""What SHOW MEASUREMENTS lists on a gateway's database (alarms written by another gateway)."""
+
+
+def all_value(name: str) -> str:
+    """What All stands for: the variable's allValue, else its options (after its regex)."""
+    var = next(v for v in variables() if v["name"] == name)
+    if var.get("allValue"):
+        return str(var["allValue"])
+    assert name == "measurement", name
+    pattern = re.compile(var["regex"].strip("/"))
+    return f"({'|'.join(m for m in MEASUREMENTS if pattern.match(m))})"
+
+
 def expand(query: str, values: dict[str, list[str]]) -> str:
-    """Grafana's expansion: macros, and variables in regexes as (a|b) (or .* for All)."""
+    """Grafana's expansion: macros, and variables in regexes as (a|b) (or All's value)."""
     query = query.replace("$timeFilter", "time > now() - 1h").replace("$__interval", "10s")
     for name in sorted(values, key=len, reverse=True):
         chosen = values[name]
-        text = ".*" if chosen == ["$__all"] else f"({'|'.join(chosen)})"
+        text = all_value(name) if chosen == ["$__all"] else f"({'|'.join(chosen)})"
         query = query.replace(f"${name}", text)
     assert not re.search(r"\$(?!col\b|tag_)\w", query), f"variable left unexpanded: {query}"
     return query
@@ -133,6 +156,9 @@ def test_variables_list_the_tags_written(influx: Influx) -> None:
     for var in variables():
         series = influx.query(expand(var["query"], ALL))
         found[var["name"]] = {row[-1] for s in series for row in s["values"]}
+        if var.get("regex"):
+            pattern = re.compile(var["regex"].strip("/"))
+            found[var["name"]] = {value for value in found[var["name"]] if pattern.match(value)}
     assert found["gateway"] == {"casting-01", "weaving-02"}
     assert found["site"] == {"pasuruan"}
     assert found["measurement"] == {"furnace", "machine"}
@@ -157,5 +183,18 @@ def test_every_panel_query_runs_and_returns_the_signals(
     assert {"last_melt_temp", "last_recipe", "last_door_open", "last_parts_good"} <= latest
     assert {"mean_melt_temp", "mean_power_kw", "mean_parts_good"} <= columns["$device"]
     assert "count_melt_temp" in columns["Values received per minute, by device"]
+    # The OEE panels: figures per machine and shift, never mixed with the samples.
+    figures = {"availability", "performance", "quality", "oee", "total", "good", "final"}
+    assert figures <= columns["OEE per machine and shift"]
+    assert "last_availability" not in latest and "last_oee" not in latest
+    assert "last" in columns["OEE through the shift, by machine and shift"]
+    panel = next(p for p in dashboard()["panels"] if p["title"] == "OEE per machine and shift")
+    rows = influx.query(expand(panel["targets"][0]["query"], chosen))
+    assert sorted((r["tags"]["device"], r["tags"]["shift"]) for r in rows) == [
+        ("furnace-1", "pagi"),
+        ("furnace-1", "siang"),
+    ]
+    pagi = next(r for r in rows if r["tags"]["shift"] == "pagi")
+    assert dict(zip(pagi["columns"], pagi["values"][0], strict=True))["final"] is True
     # Empty hierarchy levels must not hide a gateway whose points lack those tags.
     assert ("last_picks" in latest) == (chosen is ALL)

@@ -2,7 +2,8 @@
 
 `health` (/healthz, /readyz), `status` (status, values, metrics, events, trends), `config`
 (the whole config), `devices` (one device's entry, test reads, OPC UA browse), `web` (the page
-and its files). A new concern (writes, OEE, alarms) is a new module with a `router` here.
+and its files), `oee` (OEE figures, timeline, stops). A new concern (writes, alarms) is a new
+module with a `router` here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from gateway.api.routes import config, devices, health, status, web, writes
+from gateway.api.routes import config, devices, health, oee, status, web, writes
 
 ROUTERS = (
     health.router,
@@ -21,6 +22,7 @@ ROUTERS = (
     config.router,
     devices.router,
     writes.router,
+    oee.router,
     web.router,
 )
 """In the order /docs lists them."""

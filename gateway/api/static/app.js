@@ -1,8 +1,9 @@
-// Gerbang web page: overview, live values and configuration, built on the HTTP API only.
+// Gerbang web page: overview, live values, OEE and configuration, built on the HTTP API only.
 // Plain JavaScript modules, no build step, no external assets (factory networks are offline).
 import en from "./i18n/en.js";
 import id from "./i18n/id.js";
 import { loadDevices, renderConfigure, setupConfigure } from "./configure.js";
+import { loadOee, renderOee, setupOee } from "./oee.js";
 
 const TEXTS = { en, id };
 const $ = (sel) => document.querySelector(sel);
@@ -284,6 +285,7 @@ function showTab() {
   for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== tab;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === tab);
   if (tab === "configure") loadDevices();
+  if (tab === "oee") loadOee();
   renderValues();
 }
 window.addEventListener("hashchange", showTab);
@@ -292,9 +294,11 @@ function renderAll() {
   renderOverview();
   renderValues();
   renderConfigure();
+  renderOee();
 }
 
 setupConfigure({ api, t, el, $, askToken });
+setupOee({ api, t, el, $, lang: () => lang });
 applyLanguage();
 showTab();
 live();
