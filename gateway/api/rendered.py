@@ -4,7 +4,8 @@ Why: the store keeps only the file's text, and parsing it again is slow on a lar
 (0.3-0.4 s for 4,000 signals on a Raspberry Pi-class box). A GET needs no token, so a reader
 could stall the event loop (every device poll and sink) at will. Here the text is parsed,
 masked and encoded in a worker thread, once per ETag, and every read after that is served
-from memory. A change makes a new ETag, so the next read renders again; a lock makes
+from memory. The worker composes with the pure-Python parser: the C one would hold the
+interpreter, and so the loop, for the whole parse. A change makes a new ETag, so the next read renders again; a lock makes
 concurrent readers of a new revision wait for one rendering instead of each doing its own.
 """
 
@@ -36,7 +37,7 @@ class Rendering:
 def render(text: str, etag: str) -> Rendering:
     """Parse, mask and encode a config text (blocking: run it in a thread)."""
     try:
-        raw = parse_yaml(text, None).data
+        raw = parse_yaml(text, None, pure=True).data  # pure: the loop keeps its turns
     except YamlProblem:
         raw = {}
     data = mask_secrets(raw) if isinstance(raw, dict) else {}

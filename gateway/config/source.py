@@ -218,8 +218,12 @@ class _Builder:
         return value
 
 
-def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
+def parse_yaml(text: str, env: Mapping[str, str] | None, *, pure: bool = False) -> Document:
     """Parse one YAML document into plain data with lines; raises YamlProblem.
+
+    `pure` composes with the pure-Python parser even where the C one is installed: slower, but
+    a worker thread running it gives the event loop its turn every few milliseconds, where the
+    C composer holds the interpreter for the whole document (the API renders so in a thread).
 
     With `env` None, `${VAR}` references are kept as written (the HTTP API shows them so).
     The C parser (ruamel.yaml.clib) composes the document when it is installed; on a syntax
@@ -228,7 +232,7 @@ def parse_yaml(text: str, env: Mapping[str, str] | None) -> Document:
     First `limits.scan_yaml` bounds the nesting depth and the alias expansion, before anything
     recursive sees the text (the YamlProblem then says `nesting deeper than 64 levels`).
     """
-    yaml = YAML(typ="safe", pure=not _HAVE_C)
+    yaml = YAML(typ="safe", pure=pure or not _HAVE_C)
     try:
         scan_yaml(text)
         node = yaml.compose(text)
