@@ -59,6 +59,10 @@ class ModbusPoller:
         self._address = (device.host, device.port) if isinstance(device, ModbusTcpDevice) else None
         """Where a TCP device listens: its port is watched while the link is down."""
         self._link_down = False
+        self._dead = False
+        """The device stopped answering: its reads are probes, after the live units'."""
+        self._probe_cost = link.timeout + 0.05
+        """What a probe of a unit that does not answer costs the link (its timeout)."""
         self._never = asyncio.Event()
         self._outage = Outage()
         self._last_error_published: str | None = None
@@ -88,13 +92,17 @@ class ModbusPoller:
             ok = await self._scan_once()
             now = loop.time()
             if ok:
+                self._dead = False
                 next_tick += interval
                 if next_tick < now:
                     # The scan overran: skip the missed ticks instead of bursting to catch up.
                     self.status.overruns += 1
                     next_tick = now + interval - ((now - next_tick) % interval)
+                self.link.next_scan(self.device.id, next_tick)
                 await asyncio.sleep(max(0.0, next_tick - loop.time()))
                 continue
+            self._dead = True
+            self.link.next_scan(self.device.id, None)
             delay = self.backoff.next_delay()
             if self._link_down and self._address is not None:
                 # Nothing listens: reconnect as soon as the port answers again, however long
@@ -103,6 +111,8 @@ class ModbusPoller:
                 await until_port_returns(host, port, delay, PROBE_INTERVAL, self._never)
             else:
                 await asyncio.sleep(delay)
+                # On a shared bus, probe where the live units leave room (at most `delay` more).
+                await self.link.wait_for_slack(self.device.id, self._probe_cost, delay)
             next_tick = loop.time()
 
     async def _scan_once(self) -> bool:
@@ -148,7 +158,9 @@ class ModbusPoller:
     ) -> bool:
         """Read one block into `out`, splitting it on an exception. True if the plan changed."""
         try:
-            registers = await self.link.read(req.table, req.address, req.count, self.device.unit)
+            registers = await self.link.read(
+                req.table, req.address, req.count, self.device.unit, probe=self._dead
+            )
         except ExceptionResponse as exc:
             if not exc.is_address_problem:
                 raise NoResponse(f"device {self.device.id}: {exc}") from exc
@@ -217,4 +229,5 @@ class ModbusPoller:
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
+        self.link.next_scan(self.device.id, None)
         self._set_state(DeviceState.OFFLINE, None)
