@@ -34,6 +34,7 @@ from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice, OpcUaSignal
 from gateway.config.nodeids import NodeIdError, parse_node_id
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.numbers import rounder
 from gateway.outage import Outage
 from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
@@ -67,6 +68,8 @@ class OpcUaPoller:
         self.trust_dir = trust_dir
         self._signals: list[OpcUaSignal] = list(device.signals)
         self._refs = [parse_node_id(s.node) for s in self._signals]
+        self._fixes = [rounder(None, decimals=s.decimals) for s in self._signals]
+        """Per signal, its `decimals` rounding; a Float variant is written shortest anyway."""
         self.backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
         """Between reconnects; the endpoint's port is watched meanwhile (`gateway.portprobe`)."""
         where = urlsplit(device.endpoint)
@@ -147,6 +150,7 @@ class OpcUaPoller:
         unit_of = [s.unit for s in signals]
         name_of = [s.name for s in signals]
         node_of = [r.text for r in self._refs]
+        fix_of = self._fixes
         device_id = self.device.id
 
         def on_publish(result: ua.PublishResult) -> None:
@@ -160,7 +164,9 @@ class OpcUaPoller:
                     for item in notification.MonitoredItems:
                         i = item.ClientHandle
                         samples.append(
-                            to_sample(name_of[i], unit_of[i], item.Value, arrival, node_of[i])
+                            to_sample(
+                                name_of[i], unit_of[i], item.Value, arrival, node_of[i], fix_of[i]
+                            )
                         )
                 elif isinstance(notification, ua.StatusChangeNotification):
                     text = status_text(notification.Status)
@@ -261,11 +267,12 @@ class OpcUaPoller:
             values += await session.client.uaclient.read(params)
         arrival = now_ms()
         signals = self._signals
+        fixes = self._fixes
         samples: list[Sample | None] = [None] * len(signals)
         for (index, _), value in zip(readable, values, strict=True):
             signal = signals[index]
             samples[index] = to_sample(
-                signal.name, signal.unit, value, arrival, self._refs[index].text
+                signal.name, signal.unit, value, arrival, self._refs[index].text, fixes[index]
             )
         for index, error in errors.items():
             signal = signals[index]

@@ -114,7 +114,7 @@ function duration(s) {
 }
 function show(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(Math.abs(value) < 10 ? 3 : 1);
+  // Numbers arrive written as a person would (gateway/numbers.py): show them as they are.
   return String(value);
 }
 function sparkline(points) {
