@@ -251,10 +251,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = simsub.add_parser("list", help="list the machine models")
     listing.set_defaults(func=cmd_list)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, host_help: str) -> None:
         p.add_argument("model", help="model name (see gerbang sim list)")
         p.add_argument("--protocol", choices=PROTOCOLS, default="modbus-tcp")
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--host", default="127.0.0.1", help=f"{host_help} (default 127.0.0.1)")
         p.add_argument(
             "--port", type=int, help="TCP port (default: the model's, Modbus 5020+, OPC UA 4840+)"
         )
@@ -262,7 +262,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--baudrate", type=int, help=f"RTU baud rate (default {DEFAULT_BAUDRATE})")
 
     run = simsub.add_parser("run", help="serve one model as a real Modbus or OPC UA server")
-    common(run)
+    common(run, "address the simulator listens on")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--speed", type=float, default=1.0, help="time acceleration, 1-60")
     run.add_argument("--fault", action="append", help="inject this fault at start (repeatable)")
@@ -272,7 +272,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=cmd_run)
 
     config = simsub.add_parser("config", help="print the gateway devices: entry for a model")
-    common(config)
+    common(config, "address of the simulator, as the gateway will reach it")
     config.add_argument("--id", help="device id prefix (default: the model name)")
     config.add_argument("--full", action="store_true", help="print a whole config file")
     config.add_argument(
