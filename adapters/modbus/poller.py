@@ -66,6 +66,8 @@ class ModbusPoller:
         self._never = asyncio.Event()
         self._outage = Outage()
         self._last_error_published: str | None = None
+        self._bad_logged: frozenset[str] = frozenset()
+        """The signals last said to fail in the log: said again only when the set changes."""
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
 
     def _replan(self) -> None:
@@ -200,15 +202,42 @@ class ModbusPoller:
             status.last_error = status.signal_summary()
         self.backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
+        errors = status.signal_errors
+        changed = errors.keys() != self._bad_logged
         if status.state is not DeviceState.ONLINE:
             down_for = self._outage.recovered()
+            failing = f"; {self._failing_text()}" if errors else ""
             if down_for is not None:
-                log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
+                log.warning(
+                    "device %s: recovered after %.0f s%s", self.device.id, down_for, failing
+                )
             else:
-                log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
-            if not status.signal_errors:
+                log.info(
+                    "device %s: online (%d reads per scan)%s",
+                    self.device.id,
+                    len(self._plan),
+                    failing,
+                )
+            self._bad_logged = frozenset(errors)
+            changed = False
+            if not errors:
                 status.last_error = None
             self._set_state(DeviceState.ONLINE, None)
+        if changed:
+            # Said once per change of the failing set, never per scan.
+            if errors:
+                log.warning("device %s: %s", self.device.id, self._failing_text())
+            else:
+                log.info("device %s: every signal reads again", self.device.id)
+                status.last_error = None
+            self._bad_logged = frozenset(errors)
+
+    def _failing_text(self, shown: int = 5) -> str:
+        """`2 of 7 signals fail: melt_temp: illegal data address ...; recipe: ...`"""
+        errors = self.status.signal_errors
+        parts = [f"{name}: {error}" for name, error in list(errors.items())[:shown]]
+        more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+        return f"{len(errors)} of {len(self._signals)} signals fail: " + "; ".join(parts) + more
 
     def _failed(self, error: str) -> None:
         status = self.status
