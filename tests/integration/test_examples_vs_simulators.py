@@ -1,8 +1,9 @@
-"""Every example config that names a bundled simulator (`gerbang sim run MODEL` in its header)
-reads that simulator clean: each of its devices, read once through the real Modbus adapter
-against `gerbang sim run MODEL` in its own process, gets every signal good, and the example
-points at the simulator's own port. RTU examples are read over TCP (the register map is what
-is checked; the transport is the same code past the framer)."""
+"""Every example config that names a bundled simulator (`gerbang sim run MODEL [--protocol P]`
+in its header) reads that simulator clean: each of its devices, read once through the real
+adapter of its protocol against `gerbang sim run MODEL --protocol P` in its own process, gets
+every signal good, and a Modbus TCP example points at the simulator's own port. Modbus RTU
+examples are read over TCP (the register map is what is checked; the transport is the same code
+past the framer)."""
 
 from __future__ import annotations
 
@@ -25,16 +26,20 @@ from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
+SIM_RUN = [sys.executable, "-m", "gateway.cli", "sim", "run"]
+SIM_PROTOCOL = {"modbus-rtu": "modbus-tcp"}
+"""The simulator's protocol for an example's: an RTU map is served over TCP here."""
 EXAMPLES = Path(__file__).resolve().parents[2] / "config" / "examples"
-NAMED = re.compile(r"^#.*\bgerbang sim run (\w+)", re.M)
+NAMED = re.compile(r"^#.*\bgerbang sim run (\w+)(?: --protocol ([\w-]+))?", re.M)
 
 
-def examples_naming_a_simulator() -> list[tuple[str, str]]:
+def examples_naming_a_simulator() -> list[tuple[str, tuple[str, str]]]:
+    """(example file, (model, simulator protocol)) for each example that names a simulator."""
     found = []
     for path in sorted(EXAMPLES.glob("*.yaml")):
         match = NAMED.search(path.read_text())
         if match:
-            found.append((path.name, match.group(1)))
+            found.append((path.name, (match.group(1), match.group(2) or "modbus-tcp")))
     return found
 
 
@@ -45,9 +50,10 @@ def test_the_first_hour_examples_name_their_simulator() -> None:
 
 @pytest.fixture
 def simulator(request: pytest.FixtureRequest) -> Iterator[int]:
+    model, protocol = request.param
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "sim", "run", request.param, "--port", str(port)],
+        [*SIM_RUN, model, "--protocol", SIM_PROTOCOL.get(protocol, protocol), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -60,8 +66,10 @@ def simulator(request: pytest.FixtureRequest) -> Iterator[int]:
         proc.stderr.close()
 
 
-def over_tcp(device: Any, port: int) -> ModbusTcpDevice:
-    """The device with the same register map, read from the simulator's port over TCP."""
+def at_port(device: Any, port: int) -> Any:
+    """The device read from the simulator's port (a Modbus RTU map over TCP)."""
+    if device.protocol != "modbus-rtu":
+        return device.model_copy(update={"host": "127.0.0.1", "port": port})
     fields = device.model_dump(
         exclude={"serial_port", "baudrate", "parity", "stopbits", "bytesize"}
     )
@@ -80,15 +88,17 @@ async def test_an_example_reads_its_simulator_clean(
 ) -> None:
     path = EXAMPLES / example
     model = get_model(NAMED.search(path.read_text()).group(1))  # type: ignore[union-attr]
+    tcp = NAMED.search(path.read_text()).group(2) in (None, "modbus-tcp")  # type: ignore[union-attr]
     config = load_config(path, env={"SERIAL_PORT": "/dev/null"})
     assert config.devices, example
     await eventually(lambda: accepts_tcp("127.0.0.1", simulator), timeout=20)
     adapters = Adapters(AdapterContext(tmp_path))
     try:
         for device in config.devices:
-            if device.protocol == "modbus-tcp":
+            if device.protocol == "modbus-tcp" and tcp:
                 assert device.port == model.default_port, f"{device.id}: not the simulator's port"
-            samples = await adapters.get("modbus-tcp").test_read(over_tcp(device, simulator))
+            target = at_port(device, simulator)
+            samples = await adapters.get(target.protocol).test_read(target)
             bad = {s.signal: s.error for s in samples if s.quality != "good"}
             assert not bad, f"{example}: {device.id}: {bad}"
             assert {s.signal for s in samples} == {s.name for s in device.signals}
