@@ -89,6 +89,9 @@ class MachineType:
     faults: Mapping[str, str] = field(default_factory=dict)
     tick: float = 0.1
     """Simulated seconds per step."""
+    ideal_cycle_s: float | None = None
+    """OEE's ideal cycle time: simulated seconds of one counted part (a shot, a batch, a board,
+    a centimetre of cloth) at the rated speed; None for a machine that counts no parts."""
 
     def signal(self, name: str) -> Signal:
         return next(s for s in self.signals if s.name == name)

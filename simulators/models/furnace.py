@@ -232,6 +232,7 @@ FURNACE = MachineType(
     outputs=outputs,
     probe="cooling_outlet_temp",
     faults=FAULTS,
+    ideal_cycle_s=3600.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(

@@ -226,6 +226,7 @@ IMM = MachineType(
     outputs=outputs,
     probe="barrel3_temp",
     faults=FAULTS,
+    ideal_cycle_s=27.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(

@@ -167,6 +167,7 @@ LOOM = MachineType(
     outputs=outputs,
     probe="warp_tension",
     faults=FAULTS,
+    ideal_cycle_s=4.0,  # one cm of cloth at 300 picks/min and 20 picks/cm (OEE)
 )
 
 MODEL = Model(

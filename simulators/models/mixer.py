@@ -269,6 +269,7 @@ TANK = MachineType(
     outputs=outputs,
     probe="ph",
     faults=FAULTS,
+    ideal_cycle_s=2160.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(

@@ -238,6 +238,7 @@ OVEN = MachineType(
     outputs=outputs,
     probe="zone7_top_temp",
     faults=FAULTS,
+    ideal_cycle_s=45.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(

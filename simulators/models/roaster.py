@@ -207,6 +207,7 @@ ROASTER = MachineType(
     outputs=outputs,
     probe="bean_temp",
     faults=FAULTS,
+    ideal_cycle_s=660.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(

@@ -326,6 +326,7 @@ GRINDER = MachineType(
     outputs=grinder_outputs,
     probe="motor_current",
     faults=GRINDER_FAULTS,
+    ideal_cycle_s=480.0,  # one part at the rated speed (OEE)
 )
 
 MODEL = Model(
