@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gateway import __version__
 from gateway.adapter import Adapter, AdapterContext, Poller
+from gateway.alarms.reports import PipelineAlarms
 from gateway.backoff import Backoff
 from gateway.board import DeviceBoard
 from gateway.config.models import Config, Device
@@ -133,6 +134,9 @@ class Gateway:
         """Every device's status, state and latest values: what the API reads."""
         self.pipeline = Pipeline(self.sinks, self.board)
         self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
+        self.alarms = PipelineAlarms(config, Path(config.buffer.path).parent, self.pipeline.report)
+        """Alarms (SPEC "Alarms"): see every scan, publish changes as Reports; the API acks."""
+        self.pipeline.observers.append(self.alarms)
         self.devices: dict[str, _RunningDevice] = {}
         self._sink_tasks: dict[str, asyncio.Task[None]] = {}
         self.running = False
@@ -176,6 +180,7 @@ class Gateway:
         for device_id in removed + changed:
             await self._stop_device(device_id, deadline / 2)
         self.config = new
+        self.alarms.reconfigure(new)
         if new.gateway.log_level != old.gateway.log_level:
             logging.getLogger().setLevel(new.gateway.log_level.upper())
         for name in restart:
@@ -269,6 +274,7 @@ class Gateway:
         for running in self.devices.values():
             if running.poller is not None:
                 running.poller.stopped()
+        self.alarms.save()
         self.adapters.close()
         closers = [sink.close(deadline) for sink in self.sinks]
         if closers:
