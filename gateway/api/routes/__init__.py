@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from gateway.api.routes import config, devices, health, status, web
+from gateway.api.routes import alarms, config, devices, health, status, web
 
-ROUTERS = (health.router, status.router, config.router, devices.router, web.router)
+ROUTERS = (health.router, status.router, config.router, devices.router, alarms.router, web.router)
 """In the order /docs lists them."""
 
 MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
