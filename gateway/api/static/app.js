@@ -3,6 +3,7 @@
 import en from "./i18n/en.js";
 import id from "./i18n/id.js";
 import { loadDevices, renderConfigure, setupConfigure } from "./configure.js";
+import { renderAlarms, setupAlarms } from "./alarms.js";
 
 const TEXTS = { en, id };
 const $ = (sel) => document.querySelector(sel);
@@ -292,9 +293,11 @@ function renderAll() {
   renderOverview();
   renderValues();
   renderConfigure();
+  renderAlarms();
 }
 
 setupConfigure({ api, t, el, $, askToken });
+setupAlarms({ api, t, el, $, ago, lang: () => lang });
 applyLanguage();
 showTab();
 live();
