@@ -9,6 +9,7 @@ Both read the same `Signal` declarations the simulator serves from.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +39,9 @@ def device_id(model: Model, unit: Unit, prefix: str | None = None) -> str:
     return base if len(model.units) == 1 and prefix else f"{base}-{unit.name}"
 
 
-def signal_entry(s: Signal) -> dict[str, object]:
-    """The gateway signal mapping of `s` (only what differs from the gateway's defaults)."""
+def signal_entry(s: Signal, alarms: Sequence[Mapping[str, object]] = ()) -> dict[str, object]:
+    """The gateway signal mapping of `s` (only what differs from the gateway's defaults), with
+    the `alarms` the machine suggests for it."""
     entry: dict[str, object] = {"name": s.name, "table": s.table, "address": s.address}
     if s.table in ("holding", "input"):
         entry["type"] = s.type
@@ -51,6 +53,8 @@ def signal_entry(s: Signal) -> dict[str, object]:
         entry["scale"] = s.scale
     if s.unit:
         entry["unit"] = s.unit
+    if alarms:
+        entry["alarms"] = [dict(rule) for rule in alarms]
     return entry
 
 
@@ -75,6 +79,7 @@ def device_entries(
                 "signals": [
                     {"name": s.name, "node": node_ref(sim_device, s.name)}
                     | ({"unit": s.unit} if s.unit else {})
+                    | _alarms_of(unit.machine.alarms.get(s.name, ()))
                     for s in unit.machine.signals
                 ],
             }
@@ -95,7 +100,10 @@ def device_entries(
                 "port": endpoint.port or model.default_port,
             }
         entry |= {"unit": unit.unit_id, "interval": model.interval}
-        entry["signals"] = [signal_entry(s) for s in unit.machine.signals]
+        suggested = unit.machine.alarms
+        entry["signals"] = [
+            signal_entry(s, suggested.get(s.name, ())) for s in unit.machine.signals
+        ]
         if oee is not None:
             entry["oee"] = oee
         out.append(entry)
@@ -123,16 +131,23 @@ def site_oee_lines(publish_interval: str = "1m", comment: str = "") -> list[str]
     return [comment + line for line in lines]
 
 
-def _flow(mapping: dict[str, object]) -> str:
+def _alarms_of(rules: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    return {"alarms": [dict(rule) for rule in rules]} if rules else {}
+
+
+def _flow(mapping: Mapping[str, object]) -> str:
     """A one-line YAML flow mapping; strings are JSON-quoted where YAML could misread them."""
-    parts = []
-    for key, value in mapping.items():
-        if isinstance(value, str) and not value.replace("_", "").replace("-", "").isalnum():
-            text = json.dumps(value)
-        else:
-            text = json.dumps(value) if not isinstance(value, str) else value
-        parts.append(f"{key}: {text}")
-    return "{" + ", ".join(parts) + "}"
+    return "{" + ", ".join(f"{key}: {_flow_value(value)}" for key, value in mapping.items()) + "}"
+
+
+def _flow_value(value: object) -> str:
+    if isinstance(value, Mapping):
+        return _flow(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow_value(item) for item in value) + "]"
+    if isinstance(value, str) and value.replace("_", "").replace("-", "").isalnum():
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def sim_config(

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 TRAINING = Path(__file__).resolve().parents[2] / "docs" / "training"
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
 CHECK = re.compile(r"<!-- check: (.*?) -->")
-PORT = re.compile(r"\b(50[2][0-9]|1883|484[0-9]|8086|8088)\b")
+PORT = re.compile(r"\b(50[2][0-9]|1883|484[0-9]|8080|8086|8088)\b")
 
 
 def lesson(lang: str, number: str) -> Path:

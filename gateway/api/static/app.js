@@ -4,6 +4,7 @@ import en from "./i18n/en.js";
 import id from "./i18n/id.js";
 import { loadDevices, renderConfigure, setupConfigure } from "./configure.js";
 import { loadOee, renderOee, setupOee } from "./oee.js";
+import { renderAlarms, setupAlarms } from "./alarms.js";
 
 const TEXTS = { en, id };
 const $ = (sel) => document.querySelector(sel);
@@ -299,6 +300,11 @@ function renderAll() {
 
 setupConfigure({ api, t, el, $, askToken });
 setupOee({ api, t, el, $, lang: () => lang });
+  renderAlarms();
+}
+
+setupConfigure({ api, t, el, $, askToken });
+setupAlarms({ api, t, el, $, ago, lang: () => lang });
 applyLanguage();
 showTab();
 live();
