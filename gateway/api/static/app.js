@@ -296,14 +296,11 @@ function renderAll() {
   renderValues();
   renderConfigure();
   renderOee();
-}
-
-setupConfigure({ api, t, el, $, askToken });
-setupOee({ api, t, el, $, lang: () => lang });
   renderAlarms();
 }
 
 setupConfigure({ api, t, el, $, askToken });
+setupOee({ api, t, el, $, lang: () => lang });
 setupAlarms({ api, t, el, $, ago, lang: () => lang });
 applyLanguage();
 showTab();
