@@ -31,6 +31,15 @@ def s7_entry(port: int) -> dict:
             {"name": "pressure", "address": "DB1.DBW8", "type": "int16", "scale": 0.1},
             {"name": "running", "address": "DB1.DBX10.0"},
             {"name": "recipe", "address": "DB1.DBB12", "type": "string", "length": 8},
+            {
+                "name": "speed_sp",
+                "address": "DB1.DBW22",
+                "type": "int16",
+                "scale": 0.1,
+                "writable": True,
+                "min": 0,
+                "max": 100,
+            },
         ],
     }
 
@@ -48,6 +57,7 @@ def mc_entry(port: int) -> dict:
             {"name": "welds", "address": "D200", "type": "uint32"},
             {"name": "running", "address": "M10"},
             {"name": "door", "address": "X1A"},
+            {"name": "enable", "address": "M20", "writable": True},
         ],
     }
 
@@ -89,7 +99,13 @@ async def test_test_read_of_an_s7_device(gw: RunningGateway, plcs) -> None:
     body = response.json()
     assert body["ok"] is True, body
     values = {name: s["value"] for name, s in body["signals"].items()}
-    assert values == {"oil_temp": 812.5, "pressure": -15.3, "running": True, "recipe": "PN-42"}
+    assert values == {
+        "oil_temp": 812.5,
+        "pressure": -15.3,
+        "running": True,
+        "recipe": "PN-42",
+        "speed_sp": 0.0,
+    }
     assert body["signals"]["oil_temp"]["unit"] == "degC"
     # A candidate entry with an absent DB: that signal alone is bad, and it names the address.
     entry = s7_entry(s7.port)
@@ -119,7 +135,13 @@ async def test_test_read_of_an_mc_device(gw: RunningGateway, plcs) -> None:
     body = response.json()
     assert body["ok"] is True, body
     values = {name: s["value"] for name, s in body["signals"].items()}
-    assert values == {"current_a": 123.4, "welds": 70_000, "running": True, "door": True}
+    assert values == {
+        "current_a": 123.4,
+        "welds": 70_000,
+        "running": True,
+        "door": True,
+        "enable": False,
+    }
     entry = mc_entry(mc.port)
     entry["signals"].append({"name": "far", "address": "D5000"})
     response = await gw.client.post("/api/v1/devices/welder-2/test", json=entry, headers=gw.auth())
@@ -133,3 +155,27 @@ async def test_test_read_of_an_mc_device(gw: RunningGateway, plcs) -> None:
     # The running devices kept reading through the same links meanwhile.
     await eventually(lambda: gw.gateway.board.latest("welder-2").get("welds") is not None)
     assert gw.gateway.board.latest("welder-2")["welds"].value == 70_000
+
+
+async def test_writes_over_http_to_s7_and_mc(gw: RunningGateway, plcs) -> None:
+    s7, mc = plcs
+    url = "/api/v1/devices/{}/signals/{}/write"
+    response = await gw.client.post(
+        url.format("press-3", "speed_sp"), json={"value": 42.5}, headers=gw.auth()
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["read_back"] == 42.5
+    assert s7.dbs[1][22:24] == (425).to_bytes(2, "big")
+    response = await gw.client.post(
+        url.format("welder-2", "enable"), json={"value": True}, headers=gw.auth()
+    )
+    assert response.status_code == 200, response.text
+    assert mc.memory.bits["M"][20] is True
+    # The running device reads the new value.
+    await eventually(lambda: gw.gateway.board.latest("welder-2")["enable"].value is True)
+    # Beyond its max: refused by the service, nothing written.
+    response = await gw.client.post(
+        url.format("press-3", "speed_sp"), json={"value": 150}, headers=gw.auth()
+    )
+    assert response.status_code == 422, response.text
+    assert s7.dbs[1][22:24] == (425).to_bytes(2, "big")
