@@ -96,7 +96,9 @@ async def test_an_mc_machine_with_a_malformed_address(
     await page.fill('[data-path="signals[0].address"]', "Q200")
     await page.select_option('[data-path="signals[0].type"]', "uint32")
     await page.click("#save-device")
-    await expect(page.locator('[data-error-for="signals[0].address"]')).to_contain_text("'Q' is not a device")
+    await expect(page.locator('[data-error-for="signals[0].address"]')).to_contain_text(
+        "'Q' is not a device"
+    )
     assert gw.store.config.device("welder-2") is None
     await page.fill('[data-path="signals[0].address"]', "D200")
     await page.click("#test-read")
