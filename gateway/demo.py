@@ -98,7 +98,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     from simulators.frontends.opcua_server import OpcUaFrontend
     from simulators.frontends.plc_server import PlcFrontend
     from simulators.models import MODELS
-    from simulators.oee import site_oee
+    from simulators.oee import device_oee, site_oee
     from simulators.plc_map import default_port, plc_config
 
     console = Console()
@@ -158,6 +158,10 @@ async def run_demo(args: argparse.Namespace) -> int:
                     # The very entries `gerbang sim config MODEL --protocol s7|mc` prints.
                     config = plc_config(model, protocol, "127.0.0.1", plc.port)
                     entries = YAML(typ="safe", pure=True).load(config)["devices"]
+                    for entry, unit in zip(entries, model.units, strict=True):
+                        oee = device_oee(unit.machine, SPEED)  # the same signal names
+                        if oee is not None:
+                            entry["oee"] = oee
                     what = "Siemens S7" if protocol == "s7" else "MELSEC MC protocol (3E binary)"
                     lines.append(
                         f"  {'':<8} {what} 127.0.0.1:{plc.port} (the gateway reads it here; "

@@ -3,6 +3,7 @@ what two modules need lives here, its helpers in tests/support/).
 
 - `pty_pair`: a serial line without hardware (socat), for Modbus RTU;
 - `reader`: OPC UA pollers reading into a collecting pipeline, cancelled at the end;
+- `browser`: a headless Chromium for the web page tests (tests/support/browser.py);
 - `modbus`: a Modbus TCP server with units 1, 2 and 3 holding the `press_bank` registers, for
   the gateways the API and web page tests run (tests/support/api.py).
 """
@@ -13,8 +14,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 
 from tests.support.api import press_bank
+from tests.support.browser import launched_browser
 from tests.support.modbus_server import BankServer
 from tests.support.opcua_reader import Reader
 from tests.support.serial_line import socat_pty_pair
@@ -42,3 +45,10 @@ async def modbus() -> AsyncIterator[BankServer]:
     await server.start_tcp()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium (Debian's), closed at the end of the test."""
+    async with launched_browser() as launched:
+        yield launched

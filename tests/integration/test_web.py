@@ -11,14 +11,14 @@ screenshots the README shows (docs/screenshots/*.png).
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
+from tests.support.browser import WAIT_MS, open_page
 from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto, Subscriber
 from tests.support.opcua_server import URI, OpcServer
@@ -26,20 +26,8 @@ from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 BASE = "factory/pasuruan/casting"
-WAIT_MS = 15_000
 
 
 @pytest.fixture
@@ -51,23 +39,6 @@ async def gw(
     )
     async with running_gateway(tmp_path / "gateway.yaml", data) as running:
         yield running
-
-
-def chromium() -> str:
-    """Debian's chromium (never a browser downloaded by `playwright install`)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make test-deps` (Debian package chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 _SCRATCH: dict[str, Path] = {}
@@ -93,16 +64,6 @@ async def shot(page: Page, name: str) -> None:
     path = folder / name
     await page.screenshot(path=path, full_page=True)
     assert path.stat().st_size > 1000, f"empty screenshot {path}"
-
-
-async def open_page(
-    browser: Browser, gw: RunningGateway, locale: str = "en-US", **kw: object
-) -> Page:
-    context = await browser.new_context(locale=locale, **kw)  # type: ignore[arg-type]
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(gw.base_url + "/")
-    return page
 
 
 async def test_overview_shows_a_device_going_from_online_to_error(

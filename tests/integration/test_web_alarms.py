@@ -6,13 +6,12 @@ banner follows, in English and Bahasa Indonesia, on a phone too, without a sound
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.support.api import (
     TOKEN,
@@ -22,17 +21,14 @@ from tests.support.api import (
     press_device,
     running_gateway,
 )
+from tests.support.browser import open_page
 from tests.support.modbus_server import RegisterBank, bank_server
 from tests.support.mosquitto import Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
-ARGS += ["--no-first-run", "--disable-background-networking", "--disable-component-update"]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TOO_HOT = "factory/pasuruan/casting/press-1/$alarms/too_hot"
-WAIT_MS = 15_000
 
 
 @pytest.fixture
@@ -58,31 +54,6 @@ async def gw(
         data = config_data(tmp_path, mosquitto.port, [device])
         async with running_gateway(tmp_path / "gateway.yaml", data) as running:
             yield running
-
-
-def chromium() -> str:
-    """Debian's chromium (never a browser downloaded by `playwright install`)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make test-deps` (Debian package chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def open_page(browser: Browser, gw: RunningGateway, **kw: object) -> Page:
-    context = await browser.new_context(locale="en-US", **kw)  # type: ignore[arg-type]
-    page = await context.new_page()
-    page.set_default_timeout(WAIT_MS)
-    await page.goto(gw.base_url + "/")
-    return page
 
 
 async def shot(page: Page, name: str) -> None:

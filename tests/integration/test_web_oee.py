@@ -8,15 +8,15 @@ in Bahasa Indonesia.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from tests.support.browser import WAIT_MS
 from tests.support.modbus_server import RegisterBank, bank_server
 from tests.support.mosquitto import Mosquitto
 from tests.support.oee import (
@@ -31,33 +31,11 @@ from tests.support.wait import eventually_async
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]  # fmt: skip
-WAIT_MS = 15_000
 PHONE: dict[str, Any] = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 2,
     "is_mobile": True,
 }
-
-
-def chromium() -> str:
-    """Debian's chromium (never a browser downloaded by `playwright install`)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run `make test-deps` (Debian package chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from playwright.async_api import Browser, Page, expect
 
 from simulators.frontends.mc_server import McMemory, McServer
 from simulators.frontends.s7_server import S7Memory
-from tests.integration.test_web import browser, open_page  # noqa: F401 - the fixture
 from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from tests.support.browser import open_page
 from tests.support.mosquitto import Mosquitto
 from tests.support.wait import eventually
 
@@ -63,7 +63,7 @@ async def new_machine(page: Page, device_id: str, protocol: str, port: int) -> N
 async def test_an_s7_machine_added_through_the_form(
     gw: RunningGateway,
     s7: S7Memory,
-    browser: Browser,  # noqa: F811 - the fixture imported above
+    browser: Browser,
 ) -> None:
     page = await open_page(browser, gw)
     await page.evaluate(f"sessionStorage.setItem('gerbang.token', {TOKEN!r})")
@@ -87,7 +87,7 @@ async def test_an_s7_machine_added_through_the_form(
 async def test_an_mc_machine_with_a_malformed_address(
     gw: RunningGateway,
     mc: McServer,
-    browser: Browser,  # noqa: F811 - the fixture imported above
+    browser: Browser,
 ) -> None:
     page = await open_page(browser, gw)
     await page.evaluate(f"sessionStorage.setItem('gerbang.token', {TOKEN!r})")
