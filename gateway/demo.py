@@ -11,6 +11,11 @@ as a live table (a refreshing `rich` table on a terminal, a plain snapshot every
 otherwise) until Ctrl-C, SIGTERM or `--duration` seconds; everything stops cleanly and the
 exit code is 0.
 
+Each machine that counts parts gets the `oee:` block `gerbang sim config --oee` prints (for
+the demo's speed), the site a three-shift calendar published every 5 s, and the live table an
+OEE column: availability falls as machines stop, `GET /api/v1/oee` and the web page's OEE tab
+show the figures.
+
 `GERBANG_DEMO_MQTT_PORT` picks another broker port, and `GERBANG_DEMO_PORTS=free` puts every
 simulator on a free port instead of its known one (tests use both).
 """
@@ -45,6 +50,8 @@ from gateway.service import Gateway
 SPEED = 10.0
 """Simulated seconds per real second in the demo, so that counters and states move."""
 SNAPSHOT_EVERY = 5.0
+OEE_PUBLISH = "5s"
+"""How often the demo's machines publish their OEE (a factory would take a minute)."""
 OPCUA_MODELS = ("furnace", "imm")
 """Models also served over OPC UA in the demo (each server costs about a second to start)."""
 STATE_NAMES = {0: "off", 1: "setup", 2: "idle", 3: "running", 4: "fault", 5: "maintenance"}
@@ -85,6 +92,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     from simulators.frontends.modbus_server import ModbusFrontend
     from simulators.frontends.opcua_server import OpcUaFrontend
     from simulators.models import MODELS
+    from simulators.oee import site_oee
 
     console = Console()
     # asyncua warns that a server without security has no security: known, on loopback.
@@ -110,7 +118,9 @@ async def run_demo(args: argparse.Namespace) -> int:
                 frontend = ModbusFrontend(sim)
                 await frontend.start_tcp("127.0.0.1", port)
                 stack.push_async_callback(frontend.stop)
-                entries = device_entries(model, Endpoint("modbus-tcp", "127.0.0.1", port))
+                entries = device_entries(
+                    model, Endpoint("modbus-tcp", "127.0.0.1", port), oee_speed=SPEED
+                )
                 units = ", ".join(f"{u.unit_id} {device_id(model, u)}" for u in model.units)
                 lines.append(
                     f"  {model.name:<8} Modbus TCP 127.0.0.1:{port} (units {units}): "
@@ -120,7 +130,9 @@ async def run_demo(args: argparse.Namespace) -> int:
                 if model.name in OPCUA_MODELS:
                     # The same machines over OPC UA: the gateway reads these over OPC UA.
                     opc_port = _pick(model.opcua_port)
-                    entries = device_entries(model, Endpoint("opcua", "127.0.0.1", opc_port))
+                    entries = device_entries(
+                        model, Endpoint("opcua", "127.0.0.1", opc_port), oee_speed=SPEED
+                    )
                     opcua = OpcUaFrontend(
                         sim, {u.unit_id: device_id(model, u) for u in model.units}
                     )
@@ -146,6 +158,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                         "api": {"listen": f"127.0.0.1:{api_port}"},
                         "mqtt": {"host": broker.host, "port": broker.port, "retain": False},
                         "buffer": {"path": str(tmp / "buffer"), "max_size": "100MB"},
+                        "oee": site_oee(OEE_PUBLISH),
                         "devices": devices,
                     },
                     option=orjson.OPT_INDENT_2,
@@ -160,7 +173,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 lines.append(f"Web page: http://127.0.0.1:{api_port}/")
                 lines.append(
                     f"HTTP API: http://127.0.0.1:{api_port}/api/v1/status "
-                    f"(and /api/v1/values, /docs, /metrics); config file {path}"
+                    f"(and /api/v1/values, /api/v1/oee, /docs, /metrics); config file {path}"
                 )
             origin = "started by the demo" if broker.started_here else "already running"
             console.print(
@@ -248,7 +261,7 @@ def render(gateway: Gateway, shown: dict[str, Shown], width: int = 200) -> Table
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
-    for column in ("device", "state", "alarm", "good", "rejected", "run", "values"):
+    for column in ("device", "state", "alarm", "good", "rejected", "run", "OEE", "values"):
         table.add_column(column, no_wrap=column != "values")
     keep = 4 if width >= 160 else 2 if width >= 110 else 1
     for device_id, entry in gateway.board.entries():
@@ -275,10 +288,24 @@ def render(gateway: Gateway, shown: dict[str, Shown], width: int = 200) -> Table
             _value(latest, show.good),
             _value(latest, show.rejected),
             f"{run.value} s" if run is not None and run.value is not None else "-",
+            _oee(gateway, device_id),
             values,
         )
     table.caption = gateway.summary()
     return table
+
+
+def _oee(gateway: Gateway, device_id: str) -> str:
+    """The machine's OEE and availability this shift ("A 87% OEE 79%"), or "-"."""
+    service = gateway.oee.service
+    if service is None or device_id not in service.devices():
+        return "-"
+    current = service.figures(device_id)["current"]
+    if not current or current.get("availability") is None:
+        return "-"
+    oee = current.get("oee")
+    text = f"A {current['availability']:.0%}"
+    return f"{text} OEE {oee:.0%}" if oee is not None else text
 
 
 def _value(latest: dict[str, Sample], name: str | None, *, unit: bool = False) -> str:

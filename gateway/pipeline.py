@@ -66,7 +66,7 @@ class Pipeline:
             if not kept:
                 return
             if len(kept) != len(batch.samples):
-                batch = Batch(batch.device, batch.ts, kept)
+                batch = Batch(batch.device, batch.ts, kept, batch.source_ts)
         for sink in self.sinks:
             sink.submit(batch)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from gateway import __version__
 from gateway.adapter import Adapter, AdapterContext, Poller
+from gateway.alarms.reports import PipelineAlarms
 from gateway.backoff import Backoff
 from gateway.board import DeviceBoard
 from gateway.config.models import Config, Device
@@ -142,6 +143,9 @@ class Gateway:
         self.adapters = Adapters(AdapterContext(state_dir=Path(config.buffer.path).parent))
         self.oee = OeeLink(config, self.pipeline, Path(config.buffer.path).parent)
         """OEE per machine and shift (none without a site `oee:` block): `$oee` reports."""
+        self.alarms = PipelineAlarms(config, Path(config.buffer.path).parent, self.pipeline.report)
+        """Alarms (SPEC "Alarms"): see every scan, publish changes as Reports; the API acks."""
+        self.pipeline.observers.append(self.alarms)
         self.devices: dict[str, _RunningDevice] = {}
         self.writes = WriteService(
             self, WriteRecord(Path(config.buffer.path).parent / "writes.jsonl")
@@ -205,6 +209,7 @@ class Gateway:
         for device_id in removed + changed:
             await self._stop_device(device_id, deadline / 2)
         self.config = new
+        self.alarms.reconfigure(new)
         if new.gateway.log_level != old.gateway.log_level:
             logging.getLogger().setLevel(new.gateway.log_level.upper())
         for name in restart:
@@ -300,6 +305,7 @@ class Gateway:
             if running.poller is not None:
                 running.poller.stopped()
         await self.oee.stop()
+        self.alarms.save()
         self.adapters.close()
         closers = [sink.close(deadline) for sink in self.sinks]
         if closers:

@@ -4,6 +4,8 @@
 `sim run` serves one model until SIGINT/SIGTERM and exits 0; it binds 127.0.0.1 unless told
 otherwise (`--host`), and with `--protocol modbus-rtu` and no `--serial-port` it creates a
 pseudo-terminal pair with socat and prints the end the gateway (or mbpoll) should open.
+`sim run --truth FILE` keeps FILE holding the simulator's own OEE figures (every second of
+real time and at stop, `simulators.oee.truth`); `sim config --oee` adds the `oee:` blocks.
 """
 
 from __future__ import annotations
@@ -63,7 +65,16 @@ def cmd_config(args: argparse.Namespace) -> int:
     endpoint = Endpoint(
         args.protocol, args.host, args.port, args.serial_port, args.baudrate or DEFAULT_BAUDRATE
     )
-    sys.stdout.write(sim_config(model, endpoint, args.id, full=args.full, mqtt_port=args.mqtt_port))
+    text = sim_config(
+        model,
+        endpoint,
+        args.id,
+        full=args.full,
+        mqtt_port=args.mqtt_port,
+        oee=args.oee,
+        speed=args.speed,
+    )
+    sys.stdout.write(text)
     return 0
 
 
@@ -177,7 +188,34 @@ async def _serve_plc(sim: Simulation, args: argparse.Namespace) -> int:
     return 0
 
 
+TRUTH_EVERY_S = 1.0
+"""Real seconds between two writes of the `--truth` file."""
+
+
+async def _write_truth(sim: Simulation, path: str) -> None:
+    from simulators.oee import write_truth
+
+    while True:
+        write_truth(sim, path)
+        await asyncio.sleep(TRUTH_EVERY_S)
+
+
 async def _serve(sim: Simulation, args: argparse.Namespace) -> int:
+    """Serve `sim` over the chosen protocol; with `--truth`, keep the truth file written."""
+    if not args.truth:
+        return await _serve_protocol(sim, args)
+    from simulators.oee import write_truth
+
+    task = asyncio.create_task(_write_truth(sim, args.truth), name="sim:truth")
+    try:
+        return await _serve_protocol(sim, args)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        write_truth(sim, args.truth)
+
+
+async def _serve_protocol(sim: Simulation, args: argparse.Namespace) -> int:
     from simulators.frontends.modbus_server import ModbusFrontend, pty_pair
 
     if args.protocol == "opcua":
@@ -251,10 +289,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = simsub.add_parser("list", help="list the machine models")
     listing.set_defaults(func=cmd_list)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, host_help: str) -> None:
         p.add_argument("model", help="model name (see gerbang sim list)")
         p.add_argument("--protocol", choices=PROTOCOLS, default="modbus-tcp")
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--host", default="127.0.0.1", help=f"{host_help} (default 127.0.0.1)")
         p.add_argument(
             "--port", type=int, help="TCP port (default: the model's, Modbus 5020+, OPC UA 4840+)"
         )
@@ -262,21 +300,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--baudrate", type=int, help=f"RTU baud rate (default {DEFAULT_BAUDRATE})")
 
     run = simsub.add_parser("run", help="serve one model as a real Modbus or OPC UA server")
-    common(run)
+    common(run, "address the simulator listens on")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--speed", type=float, default=1.0, help="time acceleration, 1-60")
     run.add_argument("--fault", action="append", help="inject this fault at start (repeatable)")
     run.add_argument(
         "--fault-rate", type=float, default=0.0, help="random faults per simulated hour per unit"
     )
+    run.add_argument(
+        "--truth",
+        metavar="FILE",
+        help="keep FILE holding the simulator's own OEE figures (JSON, rewritten every second)",
+    )
     run.set_defaults(func=cmd_run)
 
     config = simsub.add_parser("config", help="print the gateway devices: entry for a model")
-    common(config)
+    common(config, "address of the simulator, as the gateway will reach it")
     config.add_argument("--id", help="device id prefix (default: the model name)")
     config.add_argument("--full", action="store_true", help="print a whole config file")
     config.add_argument(
         "--mqtt-port", type=int, default=1883, help="with --full: the broker's port (1883)"
+    )
+    config.add_argument(
+        "--oee", action="store_true", help="add each machine's oee: block and the site's"
+    )
+    config.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="with --oee: the simulator's --speed (the ideal cycle time is divided by it)",
     )
     config.set_defaults(func=cmd_config)
 

@@ -8,7 +8,8 @@ the fault overlays and are encoded into its register image; reads only copy from
 Writes go through `write`, which checks them against the declaration: an address that is not
 a setpoint, a command or a fault coil answers exception 02, a value outside the documented
 range exception 03. Every fault injected or cleared is logged with its simulated time in
-`events` (the ground truth an instructor grades against).
+`events` (the ground truth an instructor grades against), and the time each unit spends in
+each state in `phase_s` (the OEE truth, `simulators.oee.truth`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class UnitSim:
         default_factory=lambda: {"coil": {}, "discrete": {}, "holding": {}, "input": {}}
     )
     writable: dict[tuple[str, int], Signal] = field(default_factory=dict)
+    phase_s: dict[int, float] = field(default_factory=dict)
+    """Simulated seconds spent in each state (`Phase` value): the OEE ground truth."""
 
     @property
     def fault_list(self) -> list[str]:
@@ -187,6 +190,8 @@ class Simulation:
 
     def _step(self, dt: float) -> None:
         for sim in self.units.values():
+            phase = int(sim.state.cycle.phase)  # the state the registers showed during dt
+            sim.phase_s[phase] = sim.phase_s.get(phase, 0.0) + dt
             machine_faults = frozenset(f for f in sim.faults if f not in GENERIC_FAULTS)
             sim.state = sim.unit.machine.step(
                 sim.state, dt, Inputs(sim.commands, machine_faults), sim.rng

@@ -1,18 +1,21 @@
 """What a model's declaration says to people and to the gateway: `sim config` and `sim describe`.
 
 `sim_config` prints the `devices:` entries that make the gateway read a running simulator, as
-YAML the gateway's validator accepts as is; `describe` prints the register map as Markdown.
+YAML the gateway's validator accepts as is (with `oee`, each machine's `oee:` block and a site
+calendar too, `simulators.oee`); `describe` prints the register map as Markdown.
 Both read the same `Signal` declarations the simulator serves from.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from simulators.core.faults import FAULT_COIL_BASE, GENERIC_FAULTS, fault_names
 from simulators.core.spec import Model, Signal, Unit
+from simulators.oee import device_oee, site_oee
 
 DEFAULT_BAUDRATE = 19200
 _FIRST = {"coil": 1, "discrete": 10001, "input": 30001, "holding": 40001}
@@ -36,8 +39,9 @@ def device_id(model: Model, unit: Unit, prefix: str | None = None) -> str:
     return base if len(model.units) == 1 and prefix else f"{base}-{unit.name}"
 
 
-def signal_entry(s: Signal) -> dict[str, object]:
-    """The gateway signal mapping of `s` (only what differs from the gateway's defaults)."""
+def signal_entry(s: Signal, alarms: Sequence[Mapping[str, object]] = ()) -> dict[str, object]:
+    """The gateway signal mapping of `s` (only what differs from the gateway's defaults), with
+    the `alarms` the machine suggests for it."""
     entry: dict[str, object] = {"name": s.name, "table": s.table, "address": s.address}
     if s.table in ("holding", "input"):
         entry["type"] = s.type
@@ -49,7 +53,10 @@ def signal_entry(s: Signal) -> dict[str, object]:
         entry["scale"] = s.scale
     if s.unit:
         entry["unit"] = s.unit
-    return entry | write_limits(s)
+    entry |= write_limits(s)
+    if alarms:
+        entry["alarms"] = [dict(rule) for rule in alarms]
+    return entry
 
 
 def write_limits(s: Signal) -> dict[str, object]:
@@ -70,12 +77,14 @@ def _number(x: float) -> float | int:
 
 
 def device_entries(
-    model: Model, endpoint: Endpoint, prefix: str | None = None
+    model: Model, endpoint: Endpoint, prefix: str | None = None, *, oee_speed: float | None = None
 ) -> list[dict[str, Any]]:
-    """The gateway `devices:` entries (plain data) for every unit of `model`."""
+    """The gateway `devices:` entries (plain data) for every unit of `model`; with `oee_speed`
+    (the simulator's `--speed`), each machine that counts parts gets its `oee:` block."""
     out: list[dict[str, Any]] = []
     for unit in model.units:
         entry: dict[str, object] = {"id": device_id(model, unit, prefix)}
+        oee = device_oee(unit.machine, oee_speed) if oee_speed is not None else None
         if endpoint.protocol == "opcua":
             from simulators.frontends.opcua_server import node_ref
 
@@ -89,9 +98,12 @@ def device_entries(
                     {"name": s.name, "node": node_ref(sim_device, s.name)}
                     | ({"unit": s.unit} if s.unit else {})
                     | write_limits(s)
+                    | _alarms_of(unit.machine.alarms.get(s.name, ()))
                     for s in unit.machine.signals
                 ],
             }
+            if oee is not None:
+                entry["oee"] = oee
             out.append(entry)
             continue
         if endpoint.protocol == "modbus-rtu":
@@ -107,21 +119,54 @@ def device_entries(
                 "port": endpoint.port or model.default_port,
             }
         entry |= {"unit": unit.unit_id, "interval": model.interval}
-        entry["signals"] = [signal_entry(s) for s in unit.machine.signals]
+        suggested = unit.machine.alarms
+        entry["signals"] = [
+            signal_entry(s, suggested.get(s.name, ())) for s in unit.machine.signals
+        ]
+        if oee is not None:
+            entry["oee"] = oee
         out.append(entry)
     return out
 
 
-def _flow(mapping: dict[str, object]) -> str:
+def _oee_lines(block: dict[str, Any], indent: str) -> list[str]:
+    """A device `oee:` block as YAML lines under `indent`."""
+    lines = [f"{indent}oee:"]
+    for key, value in block.items():
+        text = _flow(value) if isinstance(value, dict) else value
+        lines.append(f"{indent}  {key}: {text}")
+    return lines
+
+
+def site_oee_lines(publish_interval: str = "1m", comment: str = "") -> list[str]:
+    """The site `oee:` block (`simulators.oee.site_oee`) as YAML lines, each prefixed `comment`."""
+    site = site_oee(publish_interval)
+    lines = ["oee:  # the site's shifts: OEE per machine and shift"]
+    lines.append(f"  timezone: {site['timezone']}")
+    for key in ("shifts", "breaks"):
+        lines.append(f"  {key}:")
+        lines += [f"    - {_flow(window)}" for window in site[key]]
+    lines.append(f"  publish_interval: {site['publish_interval']}")
+    return [comment + line for line in lines]
+
+
+def _alarms_of(rules: Sequence[Mapping[str, object]]) -> dict[str, object]:
+    return {"alarms": [dict(rule) for rule in rules]} if rules else {}
+
+
+def _flow(mapping: Mapping[str, object]) -> str:
     """A one-line YAML flow mapping; strings are JSON-quoted where YAML could misread them."""
-    parts = []
-    for key, value in mapping.items():
-        if isinstance(value, str) and not value.replace("_", "").replace("-", "").isalnum():
-            text = json.dumps(value)
-        else:
-            text = json.dumps(value) if not isinstance(value, str) else value
-        parts.append(f"{key}: {text}")
-    return "{" + ", ".join(parts) + "}"
+    return "{" + ", ".join(f"{key}: {_flow_value(value)}" for key, value in mapping.items()) + "}"
+
+
+def _flow_value(value: object) -> str:
+    if isinstance(value, Mapping):
+        return _flow(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow_value(item) for item in value) + "]"
+    if isinstance(value, str) and value.replace("_", "").replace("-", "").isalnum():
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def sim_config(
@@ -131,8 +176,14 @@ def sim_config(
     *,
     full: bool = False,
     mqtt_port: int = 1883,
+    oee: bool = False,
+    speed: float = 1.0,
 ) -> str:
-    """The YAML `sim config` prints: a `devices:` list, or (`full`) a whole config file."""
+    """The YAML `sim config` prints: a `devices:` list, or (`full`) a whole config file.
+
+    With `oee`, each machine's `oee:` block for a simulator run at `--speed speed`, and the
+    site `oee:` block (in a whole file; commented out above a bare `devices:` list).
+    """
     lines: list[str] = []
     if full:
         lines += [
@@ -146,9 +197,15 @@ def sim_config(
             "buffer:",
             "  path: ./buffer   # store-and-forward data, beside you (the service uses /var/lib)",
         ]
+        if oee:
+            lines += site_oee_lines()
+    elif oee:
+        lines.append("# the site's oee: block, once at the top level of the config file:")
+        lines += site_oee_lines(comment="# ")
     lines.append(f"devices:  # gerbang sim run {model.name}: {model.description}")
-    for entry in device_entries(model, endpoint, prefix):
+    for entry in device_entries(model, endpoint, prefix, oee_speed=speed if oee else None):
         signals = entry.pop("signals")
+        block = entry.pop("oee", None)
         first = True
         for key, value in entry.items():
             text = json.dumps(value) if key in ("serial_port", "endpoint") else value
@@ -156,6 +213,10 @@ def sim_config(
             first = False
         lines.append("    signals:")
         lines += [f"      - {_flow(s)}" for s in signals]
+        if block is not None:
+            lines += _oee_lines(block, "    ")
+        elif oee:
+            lines.append("    # no oee: this machine counts no parts")
     return "\n".join(lines) + "\n"
 
 

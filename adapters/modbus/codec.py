@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 from gateway.config.models import ModbusSignal
 from gateway.model import BAD, GOOD, Sample, Value
+from gateway.numbers import exact_scaling, rounder
 
 _FORMATS = {
     "int16": "h",
@@ -60,8 +61,25 @@ def _number_decoder(signal: ModbusSignal, offset: int) -> tuple[bool, Decode]:
     scale, shift = signal.scale, signal.offset
     is_float = signal.type in _FLOATS
     identity = scale == 1.0 and shift == 0.0
+    # How the value is written (gateway.numbers), chosen here once: None costs nothing a value.
+    fix = rounder(signal.type, scale, shift, signal.decimals)
 
     if is_float:
+        if fix is not None:
+            # The last raw value and what it became: a value that holds still (a setpoint, an
+            # idle temperature) is written once, not worked out again every scan.
+            memo: list[float] = [math.nan, math.nan]
+
+            def decode_float_fixed(buf: bytes, swp: bytes, ts: int) -> Sample:
+                raw = unpack(swp if swapped else buf, offset)[0]
+                if raw != memo[0]:  # NaN is never equal: always checked below
+                    if not math.isfinite(raw):
+                        return Sample(name, None, BAD, ts, unit, f"not a finite number: {raw}")
+                    memo[0] = raw
+                    memo[1] = fix(raw if identity else raw * scale + shift)
+                return Sample(name, memo[1], GOOD, ts, unit)
+
+            return swapped, decode_float_fixed
 
         def decode_float(buf: bytes, swp: bytes, ts: int) -> Sample:
             raw = unpack(swp if swapped else buf, offset)[0]
@@ -76,6 +94,22 @@ def _number_decoder(signal: ModbusSignal, offset: int) -> tuple[bool, Decode]:
             return Sample(name, unpack(swp if swapped else buf, offset)[0], GOOD, ts, unit)
 
         return swapped, decode_int
+    exact = exact_scaling(signal.type, scale, shift, signal.decimals)
+    if exact is not None:
+        times, plus, per = exact
+
+        def decode_scaled_exact(buf: bytes, swp: bytes, ts: int) -> Sample:
+            raw = unpack(swp if swapped else buf, offset)[0]
+            return Sample(name, (raw * times + plus) / per, GOOD, ts, unit)
+
+        return swapped, decode_scaled_exact
+    if fix is not None:
+
+        def decode_scaled_fixed(buf: bytes, swp: bytes, ts: int) -> Sample:
+            raw = unpack(swp if swapped else buf, offset)[0]
+            return Sample(name, fix(raw * scale + shift), GOOD, ts, unit)
+
+        return swapped, decode_scaled_fixed
 
     def decode_scaled(buf: bytes, swp: bytes, ts: int) -> Sample:
         return Sample(

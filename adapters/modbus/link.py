@@ -9,6 +9,7 @@ dead unit on a shared bus is retried at its own backed-off rate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from gateway.config.models import ModbusDevice, ModbusRtuDevice, ModbusSignal
 
 from .encode import FC_WRITE_COIL, FC_WRITE_REGISTER, WritePlan, merge_bit
 from .errors import ExceptionResponse, LinkDown, NoResponse
-from .turns import READ, WRITE, Turns
+from .turns import PROBE, READ, WRITE, Turns
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,23 @@ _NO_RESPONSE_LIMIT = 1_000_000
 class ModbusLink:
     """A shared, serialized Modbus connection; `read` is the only I/O the pollers do."""
 
-    def __init__(self, key: str, client: AsyncModbusTcpClient | AsyncModbusSerialClient) -> None:
+    def __init__(
+        self,
+        key: str,
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient,
+        timeout: float = 1.0,
+    ) -> None:
         self.key = key
+        self.timeout = timeout
+        """How long a request waits for its answer (the first device's `timeout` on the link:
+        pymodbus has one per connection)."""
         self._client = client
         self._client.set_max_no_responses(_NO_RESPONSE_LIMIT)
         self._turns = Turns()
         self.users = 0
         """Devices using this link; the registry closes it when the last one leaves."""
+        self._due: dict[str, float] = {}
+        """When each live device on the link scans next (event-loop time)."""
 
     @classmethod
     def for_device(cls, device: ModbusDevice, timeout: float) -> ModbusLink:
@@ -68,7 +79,7 @@ class ModbusLink:
             client = AsyncModbusTcpClient(
                 device.host, port=device.port, timeout=timeout, retries=0, reconnect_delay=0
             )
-        return cls(device.link, client)
+        return cls(device.link, client, timeout)
 
     @property
     def connected(self) -> bool:
@@ -76,14 +87,41 @@ class ModbusLink:
         return self._client.connected
 
     async def read(
-        self, table: str, address: int, count: int, unit: int
+        self, table: str, address: int, count: int, unit: int, probe: bool = False
     ) -> Sequence[int] | Sequence[bool]:
         """Read `count` registers or bits of `table` from `unit`, opening the link if needed.
 
+        `probe`: the unit stopped answering; its read waits behind every live unit's.
         Raises LinkDown, NoResponse or ExceptionResponse.
         """
-        async with self._turns.turn(READ):
+        async with self._turns.turn(PROBE if probe else READ):
             return await self._read(table, address, count, unit)
+
+    # -- where a dead unit's probe fits (SPEC: one bad thing breaks one thing) --------------
+
+    def next_scan(self, device_id: str, at: float | None) -> None:
+        """A live device's next scan is due at `at` (loop time); None: it is not live now."""
+        if at is None:
+            self._due.pop(device_id, None)
+        else:
+            self._due[device_id] = at
+
+    async def wait_for_slack(self, device_id: str, needed: float, max_wait: float) -> None:
+        """Wait until the link is idle with `needed` s before any other live device's next
+        scan, or `max_wait` s at most: a probe of a unit that does not answer takes its whole
+        timeout, and put there it delays no live unit's scan."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + max_wait
+        while True:
+            now = loop.time()
+            others = [at for device, at in self._due.items() if device != device_id]
+            if not others or now >= give_up:
+                return
+            gap = min(others) - now
+            if gap >= needed and self._turns.idle:
+                return
+            # Let the next live scan go first (its due time moves on once it is done).
+            await asyncio.sleep(min(max(gap, 0.0) + 0.01, give_up - now))
 
     async def _connect(self) -> None:
         if not self._client.connected and not await self._client.connect():

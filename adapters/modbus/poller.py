@@ -59,9 +59,15 @@ class ModbusPoller:
         self._address = (device.host, device.port) if isinstance(device, ModbusTcpDevice) else None
         """Where a TCP device listens: its port is watched while the link is down."""
         self._link_down = False
+        self._dead = False
+        """The device stopped answering: its reads are probes, after the live units'."""
+        self._probe_cost = link.timeout + 0.05
+        """What a probe of a unit that does not answer costs the link (its timeout)."""
         self._never = asyncio.Event()
         self._outage = Outage()
         self._last_error_published: str | None = None
+        self._bad_logged: frozenset[str] = frozenset()
+        """The signals last said to fail in the log: said again only when the set changes."""
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
 
     def _replan(self) -> None:
@@ -88,13 +94,17 @@ class ModbusPoller:
             ok = await self._scan_once()
             now = loop.time()
             if ok:
+                self._dead = False
                 next_tick += interval
                 if next_tick < now:
                     # The scan overran: skip the missed ticks instead of bursting to catch up.
                     self.status.overruns += 1
                     next_tick = now + interval - ((now - next_tick) % interval)
+                self.link.next_scan(self.device.id, next_tick)
                 await asyncio.sleep(max(0.0, next_tick - loop.time()))
                 continue
+            self._dead = True
+            self.link.next_scan(self.device.id, None)
             delay = self.backoff.next_delay()
             if self._link_down and self._address is not None:
                 # Nothing listens: reconnect as soon as the port answers again, however long
@@ -103,6 +113,8 @@ class ModbusPoller:
                 await until_port_returns(host, port, delay, PROBE_INTERVAL, self._never)
             else:
                 await asyncio.sleep(delay)
+                # On a shared bus, probe where the live units leave room (at most `delay` more).
+                await self.link.wait_for_slack(self.device.id, self._probe_cost, delay)
             next_tick = loop.time()
 
     async def _scan_once(self) -> bool:
@@ -148,7 +160,9 @@ class ModbusPoller:
     ) -> bool:
         """Read one block into `out`, splitting it on an exception. True if the plan changed."""
         try:
-            registers = await self.link.read(req.table, req.address, req.count, self.device.unit)
+            registers = await self.link.read(
+                req.table, req.address, req.count, self.device.unit, probe=self._dead
+            )
         except ExceptionResponse as exc:
             if not exc.is_address_problem:
                 raise NoResponse(f"device {self.device.id}: {exc}") from exc
@@ -188,15 +202,42 @@ class ModbusPoller:
             status.last_error = status.signal_summary()
         self.backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
+        errors = status.signal_errors
+        changed = errors.keys() != self._bad_logged
         if status.state is not DeviceState.ONLINE:
             down_for = self._outage.recovered()
+            failing = f"; {self._failing_text()}" if errors else ""
             if down_for is not None:
-                log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
+                log.warning(
+                    "device %s: recovered after %.0f s%s", self.device.id, down_for, failing
+                )
             else:
-                log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
-            if not status.signal_errors:
+                log.info(
+                    "device %s: online (%d reads per scan)%s",
+                    self.device.id,
+                    len(self._plan),
+                    failing,
+                )
+            self._bad_logged = frozenset(errors)
+            changed = False
+            if not errors:
                 status.last_error = None
             self._set_state(DeviceState.ONLINE, None)
+        if changed:
+            # Said once per change of the failing set, never per scan.
+            if errors:
+                log.warning("device %s: %s", self.device.id, self._failing_text())
+            else:
+                log.info("device %s: every signal reads again", self.device.id)
+                status.last_error = None
+            self._bad_logged = frozenset(errors)
+
+    def _failing_text(self, shown: int = 5) -> str:
+        """`2 of 7 signals fail: melt_temp: illegal data address ...; recipe: ...`"""
+        errors = self.status.signal_errors
+        parts = [f"{name}: {error}" for name, error in list(errors.items())[:shown]]
+        more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
+        return f"{len(errors)} of {len(self._signals)} signals fail: " + "; ".join(parts) + more
 
     def _failed(self, error: str) -> None:
         status = self.status
@@ -217,4 +258,5 @@ class ModbusPoller:
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
+        self.link.next_scan(self.device.id, None)
         self._set_state(DeviceState.OFFLINE, None)

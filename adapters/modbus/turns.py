@@ -23,6 +23,8 @@ WRITE = 0
 """The priority of a write (and its read-back): ahead of every queued read."""
 READ = 1
 """The priority of a scan's read."""
+PROBE = 2
+"""The priority of a read of a unit that stopped answering: after every live unit's read."""
 
 
 class Turns:
@@ -32,6 +34,11 @@ class Turns:
         self._held = False
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
+
+    @property
+    def idle(self) -> bool:
+        """Nobody holds the link or waits for it."""
+        return not self._held and not any(not f.done() for _, _, f in self._waiters)
 
     @property
     def waiting(self) -> int:

@@ -6,6 +6,15 @@ a server-side absolute deadband. Notifications are consumed raw, one publish res
 time (asyncua's handler style would make a task per notification), and each response becomes
 one batch: the samples that changed, each with its source timestamp.
 
+A subscription reports changes only, so an unchanged value would be published once and never
+again; the SPEC's heartbeat holds whatever the protocol. The poller therefore keeps the last
+sample of every subscribed signal and, checking at most once a second (`HEARTBEAT_TICK`),
+publishes again each good or uncertain one that has not been published for its `heartbeat`
+(default 60 s), with the same value and quality and the time of republishing as its
+timestamp: the server has reported no change since, over a subscription that is alive (its
+keep-alives arrive). A bad signal is not repeated (its error is in status), and nothing is
+repeated while the session is lost.
+
 `subscribe: false`: every interval, one Read request for all the device's nodes (split only at
 the server's per-request limit), never one request per node.
 
@@ -34,6 +43,7 @@ from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice, OpcUaSignal
 from gateway.config.nodeids import NodeIdError, parse_node_id
 from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.numbers import rounder
 from gateway.outage import Outage
 from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
@@ -46,6 +56,9 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 1.0
 """Seconds between bare TCP checks of a dead server's port."""
+
+HEARTBEAT_TICK = 1.0
+"""Seconds between checks for subscribed values due for their heartbeat."""
 
 READ_CHUNK = 1000
 """Nodes per Read request when the server does not say its limit."""
@@ -67,6 +80,15 @@ class OpcUaPoller:
         self.trust_dir = trust_dir
         self._signals: list[OpcUaSignal] = list(device.signals)
         self._refs = [parse_node_id(s.node) for s in self._signals]
+        self._fixes = [rounder(None, decimals=s.decimals) for s in self._signals]
+        """Per signal, its `decimals` rounding; a Float variant is written shortest anyway."""
+        self._beats = [int(s.heartbeat * 1000) for s in self._signals]
+        """Per signal, its heartbeat in ms: how long a subscribed value goes unrepeated."""
+        self._held: list[Sample | None] = []
+        """Per subscribed signal, the last sample the server sent."""
+        self._sent: list[int] = []
+        """Per subscribed signal, when it was last published (ms)."""
+        self._next_beat = 0
         self.backoff = Backoff(initial=1.0, maximum=max(30.0, device.interval))
         """Between reconnects; the endpoint's port is watched meanwhile (`gateway.portprobe`)."""
         where = urlsplit(device.endpoint)
@@ -112,7 +134,12 @@ class OpcUaPoller:
         nodes, errors = self._resolve(namespaces)
         if self.device.subscribe:
             await self._subscribe(session, nodes, errors)
-            await session.lost.wait()
+            while not session.lost.is_set():
+                try:
+                    async with asyncio.timeout(HEARTBEAT_TICK):
+                        await session.lost.wait()
+                except TimeoutError:
+                    self._heartbeat()
         else:
             await self._poll(session, nodes, errors)
         raise SessionLost(session.reason or "connection lost")
@@ -147,6 +174,10 @@ class OpcUaPoller:
         unit_of = [s.unit for s in signals]
         name_of = [s.name for s in signals]
         node_of = [r.text for r in self._refs]
+        fix_of = self._fixes
+        held = self._held = [None] * len(signals)
+        sent = self._sent = [0] * len(signals)
+        self._next_beat = 0
         device_id = self.device.id
 
         def on_publish(result: ua.PublishResult) -> None:
@@ -159,9 +190,12 @@ class OpcUaPoller:
                 if isinstance(notification, ua.DataChangeNotification):
                     for item in notification.MonitoredItems:
                         i = item.ClientHandle
-                        samples.append(
-                            to_sample(name_of[i], unit_of[i], item.Value, arrival, node_of[i])
+                        sample = to_sample(
+                            name_of[i], unit_of[i], item.Value, arrival, node_of[i], fix_of[i]
                         )
+                        samples.append(sample)
+                        held[i] = sample
+                        sent[i] = arrival
                 elif isinstance(notification, ua.StatusChangeNotification):
                     text = status_text(notification.Status)
                     session.reason = f"the server ended the subscription: {text}"
@@ -219,6 +253,25 @@ class OpcUaPoller:
             self._published(bad, ts, None)
         log.debug("device %s: subscribed to %d nodes", device_id, len(results))
 
+    def _heartbeat(self) -> None:
+        """Publish again the held samples whose heartbeat has passed (module docstring)."""
+        now = now_ms()
+        if now < self._next_beat:
+            return
+        held, sent, beats = self._held, self._sent, self._beats
+        due: list[Sample] = []
+        next_beat = now + 86_400_000
+        for i, sample in enumerate(held):
+            if sample is None or sample.quality is BAD:
+                continue
+            if now - sent[i] >= beats[i]:
+                due.append(Sample(sample.signal, sample.value, sample.quality, now, sample.unit))
+                sent[i] = now
+            next_beat = min(next_beat, sent[i] + beats[i])
+        self._next_beat = next_beat
+        if due:
+            self._published(due, now, None)
+
     # -- polling --------------------------------------------------------------------------
 
     async def _poll(
@@ -261,11 +314,12 @@ class OpcUaPoller:
             values += await session.client.uaclient.read(params)
         arrival = now_ms()
         signals = self._signals
+        fixes = self._fixes
         samples: list[Sample | None] = [None] * len(signals)
         for (index, _), value in zip(readable, values, strict=True):
             signal = signals[index]
             samples[index] = to_sample(
-                signal.name, signal.unit, value, arrival, self._refs[index].text
+                signal.name, signal.unit, value, arrival, self._refs[index].text, fixes[index]
             )
         for index, error in errors.items():
             signal = signals[index]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from asyncua import ua
 
 from gateway.model import BAD, GOOD, UNCERTAIN, Quality, Sample, Value
+from gateway.numbers import Rounder, shortest_float32
 
 
 def ms(moment: datetime | None) -> int | None:
@@ -66,11 +67,18 @@ def convert(value: object) -> tuple[Value, str | None]:
 
 
 def to_sample(
-    name: str, unit: str | None, data: ua.DataValue, arrival: int, node: str = ""
+    name: str,
+    unit: str | None,
+    data: ua.DataValue,
+    arrival: int,
+    node: str = "",
+    fix: Rounder | None = None,
 ) -> Sample:
     """One signal's sample from a DataValue; ts = source, then server timestamp, then arrival.
 
-    A bad sample's error starts with `node {node}: ` so that status names the node.
+    A bad sample's error starts with `node {node}: ` so that status names the node. A number
+    is written as a person would (`gateway.numbers`): rounded by `fix` (the signal's
+    `decimals`), else a Float variant as the shortest decimal that reads back the same float32.
     """
     ts = ms(data.SourceTimestamp) or ms(data.ServerTimestamp) or arrival
     quality = quality_of(data.StatusCode)
@@ -81,4 +89,9 @@ def to_sample(
     value, error = convert(variant.Value if variant is not None else None)
     if error is not None:
         return Sample(name, None, BAD, ts, unit, f"node {node}: {error}")
+    if isinstance(value, float):
+        if fix is not None:
+            value = fix(value)
+        elif variant is not None and variant.VariantType is ua.VariantType.Float:
+            value = shortest_float32(value)
     return Sample(name, value, quality, ts, unit)

@@ -133,6 +133,11 @@ class AlarmService:
         self._engine = engine
         self._file.save(engine.snapshot())
 
+    def save(self) -> bool:
+        """Write the state file if it differs from what is on disk (a no-op when every change
+        was saved as it happened); False when the write failed."""
+        return self._file.save(self._engine.snapshot())
+
     def _deliver(self, events: list[AlarmEvent]) -> None:
         self._file.save(self._engine.snapshot())
         self._history.extend(events)

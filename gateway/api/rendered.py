@@ -5,8 +5,9 @@ Why: the store keeps only the file's text, and parsing it again is slow on a lar
 could stall the event loop (every device poll and sink) at will. Here the text is parsed,
 masked and encoded in a worker thread, once per ETag, and every read after that is served
 from memory. The worker composes with the pure-Python parser: the C one would hold the
-interpreter, and so the loop, for the whole parse. A change makes a new ETag, so the next read renders again; a lock makes
-concurrent readers of a new revision wait for one rendering instead of each doing its own.
+interpreter, and so the loop, for the whole parse. A change makes a new ETag, so the next read
+renders again; a lock makes concurrent readers of a new revision wait for one rendering instead
+of each doing its own.
 """
 
 from __future__ import annotations

@@ -84,6 +84,10 @@ class SignalBase(Strict):
     name: str = Field(pattern=NAME_PATTERN, max_length=64)
     unit: str | None = Field(None, max_length=32)
     deadband: float | None = Field(None, ge=0, allow_inf_nan=False)
+    decimals: int | None = Field(None, ge=0, le=15)
+    """Publish numbers rounded to this many decimals (after scale and offset); without it a
+    scaled value has the decimals of scale and offset, a float32 its shortest form
+    (`gateway.numbers`)."""
     heartbeat: Heartbeat = 60.0
     writable: bool = False
     """Whether the gateway may write this signal (SPEC "Writing to machines"); never by default."""

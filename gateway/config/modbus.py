@@ -83,6 +83,8 @@ class ModbusSignal(SignalBase):
                     issues.append(((field,), f"{field} applies to numbers, not to a {self.type}"))
             if self.deadband is not None:
                 issues.append((("deadband",), f"deadband applies to numbers, not to a {self.type}"))
+            if self.decimals is not None:
+                issues.append((("decimals",), f"decimals applies to numbers, not to a {self.type}"))
         if self.writable and self.table in ("discrete", "input"):
             issues.append(
                 (

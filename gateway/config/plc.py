@@ -43,6 +43,8 @@ def _plc_issues(signal: S7Signal | McSignal, default_type: str) -> list[tuple[Lo
                 issues.append(((field,), f"{field} applies to numbers, not to a {signal.type}"))
         if signal.deadband is not None:
             issues.append((("deadband",), f"deadband applies to numbers, not to a {signal.type}"))
+        if signal.decimals is not None:
+            issues.append((("decimals",), f"decimals applies to numbers, not to a {signal.type}"))
     return issues
 
 

@@ -89,6 +89,12 @@ class MachineType:
     faults: Mapping[str, str] = field(default_factory=dict)
     tick: float = 0.1
     """Simulated seconds per step."""
+    ideal_cycle_s: float | None = None
+    """OEE's ideal cycle time: simulated seconds of one counted part (a shot, a batch, a board,
+    a centimetre of cloth) at the rated speed; None for a machine that counts no parts."""
+    alarms: Mapping[str, tuple[Mapping[str, object], ...]] = field(default_factory=dict)
+    """Alarms `sim config` suggests, by signal name: rules in the gateway config's shape
+    (`alarm(...)`), each tripping before or on one of the machine's faults."""
 
     def signal(self, name: str) -> Signal:
         return next(s for s in self.signals if s.name == name)
@@ -167,3 +173,16 @@ def command(name: str, address: int, description: str, default: bool = False) ->
 def status_bit(name: str, address: int, description: str) -> Signal:
     """A discrete input."""
     return Signal(name, "discrete", address, "bool", kind="status", hi=1, description=description)
+
+
+def suggested_alarm(
+    name: str, severity: str, en: str, id_: str, delay: str | None = None, **condition: object
+) -> Mapping[str, object]:
+    """One alarm rule as the gateway config writes it (`above=`/`clear_below=`, `equals=`...),
+    with its message in English and Bahasa Indonesia: what `sim config` prints under a signal."""
+    rule: dict[str, object] = {"name": name, **condition}
+    if delay is not None:
+        rule["delay"] = delay
+    rule["severity"] = severity
+    rule["message"] = {"en": en, "id": id_}
+    return rule

@@ -30,6 +30,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -239,6 +240,31 @@ FURNACE = MachineType(
     outputs=outputs,
     probe="cooling_outlet_temp",
     faults=FAULTS,
+    ideal_cycle_s=3600.0,  # one part at the rated speed (OEE)
+    alarms={
+        "cooling_outlet_temp": (
+            suggested_alarm(
+                "overheat",
+                "high",
+                "cooling water outlet too hot: scale in the coil? (trip 504 at 60 °C)",
+                "air pendingin keluar terlalu panas: kerak di kumparan? (trip 504 pada 60 °C)",
+                delay="5s",
+                above=55,
+                clear_below=50,
+            ),
+        ),
+        "cooling_flow": (
+            suggested_alarm(
+                "low_cooling_flow",
+                "medium",
+                "cooling water flow low (trip 501 below 100 L/min)",
+                "aliran air pendingin rendah (trip 501 di bawah 100 L/menit)",
+                delay="5s",
+                below=120,
+                clear_above=150,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

@@ -29,6 +29,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -226,6 +227,29 @@ IMM = MachineType(
     outputs=outputs,
     probe="barrel3_temp",
     faults=FAULTS,
+    ideal_cycle_s=27.0,  # one part at the rated speed (OEE)
+    alarms={
+        "mould_temp": (
+            suggested_alarm(
+                "mould_overheat",
+                "medium",
+                "mould too hot: chiller? (trip 602 at 80 °C)",
+                "cetakan terlalu panas: chiller? (trip 602 pada 80 °C)",
+                above=75,
+                clear_below=70,
+            ),
+        ),
+        "oil_temp": (
+            suggested_alarm(
+                "oil_overheat",
+                "medium",
+                "hydraulic oil too hot (trip 603 at 65 °C)",
+                "oli hidrolik terlalu panas (trip 603 pada 65 °C)",
+                above=60,
+                clear_below=55,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

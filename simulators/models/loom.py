@@ -28,6 +28,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 # fmt: off
@@ -167,6 +168,20 @@ LOOM = MachineType(
     outputs=outputs,
     probe="warp_tension",
     faults=FAULTS,
+    ideal_cycle_s=4.0,  # one cm of cloth at 300 picks/min and 20 picks/cm (OEE)
+    alarms={
+        "motor_current": (
+            suggested_alarm(
+                "motor_overload",
+                "medium",
+                "main motor current high (trip 303 at 12 A)",
+                "arus motor utama tinggi (trip 303 pada 12 A)",
+                delay="5s",
+                above=11,
+                clear_below=10,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

@@ -28,6 +28,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -269,6 +270,19 @@ TANK = MachineType(
     outputs=outputs,
     probe="ph",
     faults=FAULTS,
+    ideal_cycle_s=2160.0,  # one part at the rated speed (OEE)
+    alarms={
+        "temperature": (
+            suggested_alarm(
+                "overheat",
+                "high",
+                "liquid too hot: heater stuck on? (trip 803 at 75 °C)",
+                "cairan terlalu panas: pemanas macet menyala? (trip 803 pada 75 °C)",
+                above=72,
+                clear_below=68,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

@@ -28,6 +28,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -238,6 +239,25 @@ OVEN = MachineType(
     outputs=outputs,
     probe="zone7_top_temp",
     faults=FAULTS,
+    ideal_cycle_s=45.0,  # one part at the rated speed (OEE)
+    alarms={
+        "alarm_code": (
+            suggested_alarm(
+                "conveyor_jam",
+                "high",
+                "conveyor jammed: boards pile up in the oven (trip 402)",
+                "konveyor macet: papan menumpuk di dalam oven (trip 402)",
+                equals=402,
+            ),
+            suggested_alarm(
+                "n2_loss",
+                "medium",
+                "nitrogen lost: residual oxygen above 5000 ppm (trip 403)",
+                "nitrogen hilang: oksigen sisa di atas 5000 ppm (trip 403)",
+                equals=403,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

@@ -26,6 +26,7 @@ from simulators.core.spec import (
     counter,
     setpoint,
     state,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -207,6 +208,25 @@ ROASTER = MachineType(
     outputs=outputs,
     probe="bean_temp",
     faults=FAULTS,
+    ideal_cycle_s=660.0,  # one part at the rated speed (OEE)
+    alarms={
+        "alarm_code": (
+            suggested_alarm(
+                "drum_stall",
+                "high",
+                "the drum is jammed: the batch scorches (trip 702)",
+                "drum macet: sangrai gosong (trip 702)",
+                equals=702,
+            ),
+            suggested_alarm(
+                "flame_out",
+                "high",
+                "the burner flame went out (trip 701)",
+                "api burner padam (trip 701)",
+                equals=701,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

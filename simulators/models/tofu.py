@@ -35,6 +35,7 @@ from simulators.core.spec import (
     setpoint,
     state,
     status_bit,
+    suggested_alarm,
 )
 
 AMBIENT = 30.0
@@ -193,6 +194,27 @@ BOILER = MachineType(
     outputs=boiler_outputs,
     probe="steam_pressure",
     faults=BOILER_FAULTS,
+    alarms={
+        "steam_pressure": (
+            suggested_alarm(
+                "overpressure",
+                "high",
+                "steam pressure too high (safety valve lifts at 3.5 bar)",
+                "tekanan uap terlalu tinggi (katup pengaman membuka pada 3,5 bar)",
+                above=3.2,
+                clear_below=3.0,
+            ),
+        ),
+        "alarm_code": (
+            suggested_alarm(
+                "low_water",
+                "high",
+                "low water: the burner is cut off (trip 101)",
+                "air rendah: burner dimatikan (trip 101)",
+                equals=101,
+            ),
+        ),
+    },
 )
 
 # -- grinder ---------------------------------------------------------------------------------
@@ -326,6 +348,28 @@ GRINDER = MachineType(
     outputs=grinder_outputs,
     probe="motor_current",
     faults=GRINDER_FAULTS,
+    ideal_cycle_s=480.0,  # one part at the rated speed (OEE)
+    alarms={
+        "alarm_code": (
+            suggested_alarm(
+                "jam",
+                "high",
+                "grinder jammed: the overload tripped the motor (trip 201)",
+                "penggiling macet: pengaman beban lebih mematikan motor (trip 201)",
+                equals=201,
+            ),
+        ),
+        "motor_temp": (
+            suggested_alarm(
+                "overheat",
+                "high",
+                "motor too hot (trip 202 at 90 °C)",
+                "motor terlalu panas (trip 202 pada 90 °C)",
+                above=85,
+                clear_below=75,
+            ),
+        ),
+    },
 )
 
 MODEL = Model(

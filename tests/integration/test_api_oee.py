@@ -134,3 +134,75 @@ async def test_a_gateway_without_oee_lists_no_machines(
             missing = await gw.client.get("/api/v1/devices/press-1/stops")
             assert missing.status_code == 404
             assert "no site oee block" in missing.json()["detail"]
+
+
+async def test_a_config_put_that_changes_oee_rebuilds_it_and_keeps_the_figures(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    bank = press_registers(RUNNING, 10, 10)
+    async with bank_server({1: bank}) as server:
+        data = config_data(tmp_path, mosquitto.port, [press_oee_device("press-1", server.port)])
+        data["oee"] = site_oee()
+        async with running_gateway(tmp_path / "gateway.json", data) as gw:
+
+            async def current() -> dict[str, Any]:
+                body = (await gw.client.get("/api/v1/oee/press-1")).json()
+                return body["current"] or {}
+
+            async def where(test: Any) -> dict[str, Any]:
+                async def check() -> dict[str, Any] | None:
+                    figures = await current()
+                    return figures if figures and test(figures) else None
+
+                found = await eventually_async(check)
+                assert found is not None
+                return found
+
+            # 4 parts (one bad), a stop, running again.
+            set_machine(bank, RUNNING, 14, 13)
+            await where(lambda f: f["total"] == 4 and f["run_s"] >= 0.5)
+            set_machine(bank, FAULT, 14, 13)
+            [stop] = await eventually_async(lambda: stops_of(gw))
+            set_machine(bank, RUNNING, 14, 13)
+            await eventually_async(lambda: _ended(gw))
+            before = await where(lambda f: f["downtime_s"] >= 1.0)
+            service = gw.gateway.oee.service
+            assert service is not None
+
+            # A change elsewhere leaves OEE alone.
+            shown = (await gw.client.get("/api/v1/config")).json()
+            shown["mqtt"]["keepalive"] = "20s"
+            put = await gw.client.put("/api/v1/config", json=shown, headers=gw.auth())
+            assert put.status_code == 200, put.text
+            assert gw.gateway.oee.service is service
+
+            # A new ideal cycle time and publish interval: the service is rebuilt from the
+            # state file, and the shift's figures and stops carry on.
+            shown = (await gw.client.get("/api/v1/config")).json()
+            shown["devices"][0]["oee"]["ideal_cycle_time"] = "250ms"
+            shown["oee"]["publish_interval"] = "2s"
+            put = await gw.client.put("/api/v1/config", json=shown, headers=gw.auth())
+            assert put.status_code == 200, put.text
+            rebuilt = gw.gateway.oee.service
+            assert rebuilt is not None and rebuilt is not service
+            assert service not in gw.gateway.pipeline.observers
+            assert gw.gateway.pipeline.observers.count(rebuilt) == 1
+            after = await where(lambda f: f["run_s"] > before["run_s"])
+            assert after["shift_start"] == before["shift_start"]
+            assert (after["total"], after["good"], after["stops"]) == (4, 3, 1), (
+                "no loss, no double"
+            )
+            assert after["downtime_s"] == pytest.approx(before["downtime_s"], abs=0.3)
+            assert after["unknown_s"] == pytest.approx(before["unknown_s"], abs=0.5)
+            assert after["performance"] == pytest.approx(0.25 * 4 / after["run_s"], abs=1e-3)
+            [kept] = await stops_of(gw)
+            assert (kept["id"], kept["start"]) == (stop["id"], stop["start"])
+
+            # Parts made after the change are counted once, by the new service.
+            set_machine(bank, RUNNING, 16, 15)
+            await where(lambda f: f["total"] == 6 and f["good"] == 5)
+
+
+async def _ended(gw: RunningGateway) -> bool:
+    stops = await stops_of(gw)
+    return bool(stops) and stops[0]["end"] is not None

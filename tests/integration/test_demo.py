@@ -22,6 +22,7 @@ import pytest
 from simulators.models import MODELS
 from tests.support.modbus_server import free_port
 from tests.support.mosquitto import Subscriber, mosquitto_binary
+from tests.support.wait import eventually_sync
 
 pytestmark = pytest.mark.integration
 
@@ -76,6 +77,23 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
         protocols = {d["id"]: d["protocol"] for d in status["devices"]}
         assert protocols["furnace-1"] == "opcua" and protocols["loom-1"] == "modbus-tcp"
         assert all(d["state"] == "online" for d in status["devices"]), status["devices"]
+        # OEE moves: the machines that count parts have figures, and their run time grows.
+        oee_url = url.group(1).replace("/status", "/oee")
+
+        def run_times() -> dict[str, float]:
+            with urllib.request.urlopen(oee_url, timeout=10) as response:
+                body = json.loads(response.read())
+            return {d["device"]: d["current"]["run_s"] for d in body["devices"] if d["current"]}
+
+        first = run_times()
+        assert "loom-1" in first and "tofu-grinder" in first and "tofu-boiler" not in first
+        eventually_sync(
+            lambda: any(run_times().get(d, 0) > first[d] for d in first),
+            30,
+            0.5,
+            "OEE run time grows",
+        )
+        assert " OEE " in "".join(output), "the live table has an OEE column"
     finally:
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)

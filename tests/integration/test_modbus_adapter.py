@@ -8,6 +8,7 @@ unit on a shared link, and recovery when a server comes back.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -259,3 +260,46 @@ async def test_a_device_whose_server_returns_is_read_within_seconds_whatever_the
         assert loop.time() - back < 5.0, "waited for the backoff instead of the port"
     finally:
         await server.stop()
+
+
+async def test_a_dead_units_probes_go_where_the_shared_link_has_room(collected) -> None:
+    live, dead = furnace_bank(), furnace_bank()
+    async with bank_server({1: live, 2: dead}) as server:
+        common = {"protocol": "modbus-tcp", "host": "127.0.0.1", "port": server.port}
+        signals = FURNACE_SIGNALS[:2]
+        config = make_config(
+            [
+                {
+                    "id": "live",
+                    "unit": 1,
+                    "interval": "500ms",
+                    "timeout": "300ms",  # one per link: pymodbus has one per connection
+                    "signals": signals,
+                    **common,
+                },
+                {
+                    "id": "dead",
+                    "unit": 2,
+                    "interval": "500ms",
+                    "timeout": "300ms",
+                    "signals": signals,
+                    **common,
+                },
+            ]
+        )
+        gateway = await start(config, collected)
+        sink = collected[1]
+        await sink.wait_for(lambda: sink.batches_of("live") and sink.batches_of("dead"))
+        dead.silent = True
+        await sink.wait_for(lambda: sink.last_state("dead").state is DeviceState.ERROR)
+        # Probe the dead unit often: each probe holds the link for its 300 ms timeout, and
+        # put anywhere it would delay the live unit's next scan by up to that much.
+        poller = gateway.devices["dead"].poller
+        poller.backoff = Backoff(initial=0.4, maximum=0.4, jitter=0.0)
+        failed = gateway.devices["dead"].status.polls_failed
+        first = len(sink.batches_of("live"))
+        await sink.wait_for(lambda: len(sink.batches_of("live")) >= first + 12, 20)
+        stamps = [b.ts for b in sink.batches_of("live")[first:]]
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        assert gateway.devices["dead"].status.polls_failed >= failed + 4, "the unit was probed"
+        assert max(gaps) < 500 + 150, f"a probe delayed the live unit's scan: {gaps} ms"

@@ -153,3 +153,21 @@ def test_sim_run_over_opcua(sims) -> None:
     assert set(seen["tree"]) == {"furnace-1"}
     assert seen["refused"] == "BadOutOfRange" and seen["after"] == "BadSensorFailure"
     assert sim.stop() == 0
+
+
+def test_sim_run_keeps_its_truth_file_and_config_prints_oee(sims, tmp_path: Path) -> None:
+    port = free_port()
+    path = tmp_path / "truth.json"
+    sim = SimProcess("tofu", "--port", str(port), "--speed", "60", "--truth", str(path))
+    sims.append(sim)
+    sim.wait_for("Ctrl-C stops")
+    assert sim.stop() == 0
+    final = json.loads(path.read_text())  # written once more at stop
+    grinder = final["devices"]["tofu-grinder"]
+    assert final["model"] == "tofu" and final["t"] > 0
+    assert sum(grinder["seconds"].values()) == pytest.approx(final["t"], abs=0.2)
+    assert {"run_s", "downtime_s", "planned_s", "good", "rejected", "total"} <= grinder.keys()
+    config = gerbang("sim", "config", "tofu", "--oee", "--speed", "60")
+    assert config.returncode == 0, config.stderr
+    assert "reject_count: rejected_batches" in config.stdout
+    assert "ideal_cycle_time: 8s" in config.stdout  # 480 s a batch, at ×60

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,15 +70,25 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
+_SCRATCH: dict[str, Path] = {}
+"""Where `shot` writes outside `make screenshots`: set per module by `_scratch_screenshots`."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _scratch_screenshots(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _SCRATCH["screenshots"] = tmp_path_factory.mktemp("screenshots")
+
+
 async def shot(page: Page, name: str) -> None:
     """A full-page screenshot, from the top (the header is sticky).
 
     Into docs/screenshots when GERBANG_SCREENSHOTS=1 (`make screenshots`), so that `make test`
-    leaves the checkout as it was (uptimes and ports differ at every run); else into a
-    temporary folder, taken all the same.
+    leaves the checkout as it was (uptimes and ports differ at every run); else into this
+    module's pytest temporary folder (pytest keeps the last three runs), taken all the same,
+    never loose in /tmp.
     """
     await page.evaluate("window.scrollTo(0, 0)")
-    folder = SHOTS if os.environ.get("GERBANG_SCREENSHOTS") == "1" else Path(tempfile.gettempdir())
+    folder = SHOTS if os.environ.get("GERBANG_SCREENSHOTS") == "1" else _SCRATCH["screenshots"]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     await page.screenshot(path=path, full_page=True)
@@ -113,7 +122,7 @@ async def test_overview_shows_a_device_going_from_online_to_error(
     await expect(row.locator(".value")).to_have_text("1000 degC")
     await expect(
         page.locator('[data-values="press-1"] tr[data-signal="power_kw"] .value')
-    ).to_have_text("4.200")
+    ).to_have_text("4.2")
     # The trend: the points kept by the gateway (one per 5 s) and the live value; it moves.
     modbus.banks[1].set("holding", 0, [1040])
     await expect(row.locator(".value")).to_have_text("1040 degC")

@@ -25,6 +25,10 @@ INT_RANGES = {
 }
 
 
+def as_float32(value: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
 def sig(**fields: Any) -> ModbusSignal:
     return ModbusSignal.model_validate({"name": "v", "table": "holding", "address": 0, **fields})
 
@@ -74,7 +78,9 @@ def test_integers_round_trip_in_every_order(type_, byte_order, word_order, data)
 @given(value=st.floats(allow_nan=False, allow_infinity=False, width=32))
 def test_float32_round_trips_in_every_order(byte_order, word_order, value) -> None:
     signal = sig(type="float32", byte_order=byte_order, word_order=word_order)
-    assert decode_one(signal, encode_value(signal, value)).value == value
+    decoded = decode_one(signal, encode_value(signal, value)).value
+    assert isinstance(decoded, float)
+    assert as_float32(decoded) == value  # published shortest, reads back as the same float32
 
 
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
@@ -98,6 +104,36 @@ def test_scale_and_offset() -> None:
     )
     assert sample.value == pytest.approx(-45.5)
     assert decode_one(sig(type="uint16", scale=0.5), [3]).value == 1.5
+
+
+@pytest.mark.parametrize(
+    ("fields", "registers", "written"),
+    [
+        ({"type": "uint16", "scale": 0.1}, [513], "51.3"),
+        ({"type": "int16", "scale": 0.01, "offset": -40}, [7001], "30.01"),
+        ({"type": "uint16", "scale": 0.1, "decimals": 0}, [513], "51.0"),
+        ({"type": "uint16", "scale": 2}, [513], "1026.0"),
+        ({"type": "float32"}, list(struct.unpack(">2H", struct.pack(">f", 1.1))), "1.1"),
+        (
+            {"type": "float32", "scale": 0.1},
+            list(struct.unpack(">2H", struct.pack(">f", 1.1))),
+            "0.11",
+        ),
+        (
+            {"type": "float32", "decimals": 2},
+            list(struct.unpack(">2H", struct.pack(">f", 2.345678))),
+            "2.35",
+        ),
+        (
+            {"type": "float64", "scale": 0.1},
+            list(struct.unpack(">4H", struct.pack(">d", 513.0))),
+            "51.3",
+        ),
+        ({"type": "uint32"}, [0, 513], "513"),
+    ],
+)
+def test_numbers_are_written_as_a_person_would(fields, registers, written) -> None:
+    assert repr(decode_one(sig(**fields), registers).value) == written
 
 
 @pytest.mark.parametrize("bit", range(16))

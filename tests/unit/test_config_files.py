@@ -46,10 +46,11 @@ def test_the_looms_example_reads_four_units_through_one_profile() -> None:
     path = next(p for p in EXAMPLES if p.name == "looms-profile.yaml")
     config = load_config(path, env={})
     assert [getattr(d, "unit", None) for d in config.devices] == [1, 2, 3, 4]
-    assert {getattr(d, "link", None) for d in config.devices} == {"tcp://127.0.0.1:5022"}
+    # gerbang sim run loom listens on 5021
+    assert {getattr(d, "link", None) for d in config.devices} == {"tcp://127.0.0.1:5021"}
     loom4 = config.devices[3]
     speed = next(s for s in loom4.signals if s.name == "speed_ppm")
-    assert speed.scale == 0.1
+    assert speed.deadband == 5
     assert len(loom4.signals) == len(config.devices[0].signals) + 1
 
 

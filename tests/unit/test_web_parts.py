@@ -67,7 +67,7 @@ def test_both_languages_have_every_key_the_page_uses() -> None:
     assert en.keys() == id_.keys()
     used = set(re.findall(r'data-i18n="([^"]+)"', (STATIC / "index.html").read_text()))
     fields: set[str] = set()
-    for script in ("app.js", "configure.js", "oee.js"):
+    for script in ("app.js", "configure.js", "oee.js", "alarms.js"):
         text = (STATIC / script).read_text()
         used |= set(re.findall(r'\bt\(\s*"([^"]+)"', text))
         # Form fields and signal columns are labelled form.NAME or form.sig.NAME.
@@ -77,7 +77,10 @@ def test_both_languages_have_every_key_the_page_uses() -> None:
     assert {"host", "serial_port", "endpoint", "address", "node", "table"} <= fields
     for name in fields:
         assert f"form.{name}" in en or f"form.sig.{name}" in en, name
-    assert {"nav.overview", "msg.invalid", "form.test", "oee.save"} <= used
+    assert {"nav.overview", "msg.invalid", "form.test", "oee.save", "alarms.ack"} <= used
+    assert {"alarms.none"} <= used
     assert used <= en.keys(), f"missing translations: {sorted(used - en.keys())}"
-    for key in ("state.online", "state.error", "state.offline", "quality.bad"):
+    # Keys built at run time: t(`state.${...}`), t(`sev.${...}`), t(`alarm.${...}`).
+    severities = ("sev.high", "sev.medium", "sev.low", "alarm.active", "alarm.cleared")
+    for key in ("state.online", "state.error", "state.offline", "quality.bad", *severities):
         assert en[key] and id_[key] and en[key] != id_[key]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from gateway.api.routes import config, devices, health, oee, status, web, writes
+from gateway.api.routes import alarms, config, devices, health, oee, status, web, writes
 
 ROUTERS = (
     health.router,
@@ -22,6 +22,7 @@ ROUTERS = (
     config.router,
     devices.router,
     writes.router,
+    alarms.router,
     oee.router,
     web.router,
 )

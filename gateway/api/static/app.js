@@ -4,6 +4,7 @@ import en from "./i18n/en.js";
 import id from "./i18n/id.js";
 import { loadDevices, renderConfigure, setupConfigure } from "./configure.js";
 import { loadOee, renderOee, setupOee } from "./oee.js";
+import { renderAlarms, setupAlarms } from "./alarms.js";
 import { editing, loadWritable, setupWrites, writeControl } from "./writes.js";
 
 const TEXTS = { en, id };
@@ -115,7 +116,7 @@ function duration(s) {
 }
 function show(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(Math.abs(value) < 10 ? 3 : 1);
+  // Numbers arrive written as a person would (gateway/numbers.py): show them as they are.
   return String(value);
 }
 function sparkline(points) {
@@ -300,10 +301,12 @@ function renderAll() {
   renderValues();
   renderConfigure();
   renderOee();
+  renderAlarms();
 }
 
 setupConfigure({ api, t, el, $, askToken });
 setupOee({ api, t, el, $, lang: () => lang });
+setupAlarms({ api, t, el, $, ago, lang: () => lang });
 setupWrites({ api, t, el, $, askToken, getToken });
 applyLanguage();
 showTab();
