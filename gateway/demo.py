@@ -1,7 +1,8 @@
 """`gerbang demo`: the whole chain on one machine with no set-up.
 
 Starts every simulated machine in this process on loopback ports (Modbus TCP; the furnace and
-the moulding machine also over OPC UA, and the gateway reads those two over OPC UA), an MQTT
+the moulding machine also over OPC UA, the mixer also as a Siemens S7 PLC and the tofu line as a
+Mitsubishi MELSEC PLC over MC protocol, and the gateway reads those four that way), an MQTT
 broker (the one answering on 127.0.0.1:1883, else a mosquitto of our own:
 `gateway.broker.local_broker`), the gateway reading the simulators with the very entries
 `gerbang sim config` prints, and its HTTP API (status, values, config, /docs) on
@@ -40,6 +41,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from ruamel.yaml import YAML
 
 from gateway.api.server import serve_api
 from gateway.broker import local_broker
@@ -54,6 +56,9 @@ OEE_PUBLISH = "5s"
 """How often the demo's machines publish their OEE (a factory would take a minute)."""
 OPCUA_MODELS = ("furnace", "imm")
 """Models also served over OPC UA in the demo (each server costs about a second to start)."""
+PLC_MODELS = {"mixer": "s7", "tofu": "mc"}
+"""Models also served as a PLC in the demo (`gerbang sim run MODEL --protocol s7|mc`), and
+read by the gateway through the S7 and MC adapters."""
 STATE_NAMES = {0: "off", 1: "setup", 2: "idle", 3: "running", 4: "fault", 5: "maintenance"}
 
 
@@ -91,8 +96,10 @@ async def run_demo(args: argparse.Namespace) -> int:
     from simulators.export import Endpoint, device_entries, device_id
     from simulators.frontends.modbus_server import ModbusFrontend
     from simulators.frontends.opcua_server import OpcUaFrontend
+    from simulators.frontends.plc_server import PlcFrontend
     from simulators.models import MODELS
     from simulators.oee import site_oee
+    from simulators.plc_map import default_port, plc_config
 
     console = Console()
     # asyncua warns that a server without security has no security: known, on loopback.
@@ -141,6 +148,20 @@ async def run_demo(args: argparse.Namespace) -> int:
                     lines.append(
                         f"  {'':<8} OPC UA opc.tcp://127.0.0.1:{opc_port} (Objects/Factory/...; "
                         "the gateway reads it here)"
+                    )
+                if model.name in PLC_MODELS:
+                    # The same machines as an S7 or MELSEC PLC, read through those adapters.
+                    protocol = PLC_MODELS[model.name]
+                    plc = PlcFrontend(sim, protocol)
+                    await plc.start("127.0.0.1", _pick(default_port(model, protocol)))
+                    stack.push_async_callback(plc.stop)
+                    # The very entries `gerbang sim config MODEL --protocol s7|mc` prints.
+                    config = plc_config(model, protocol, "127.0.0.1", plc.port)
+                    entries = YAML(typ="safe", pure=True).load(config)["devices"]
+                    what = "Siemens S7" if protocol == "s7" else "MELSEC MC protocol (3E binary)"
+                    lines.append(
+                        f"  {'':<8} {what} 127.0.0.1:{plc.port} (the gateway reads it here; "
+                        f"gerbang sim config {model.name} --protocol {protocol})"
                     )
                 devices += entries
                 for entry, unit in zip(entries, model.units, strict=True):

@@ -117,3 +117,56 @@ def plc_config(
         lines += [f"    interval: {model.interval}", "    signals:"]
         lines += [f"      - {_entry(p)}" for p in plc_signals(unit, protocol)]
     return "\n".join(lines) + "\n"
+
+
+_S7_TYPES = {
+    "bool": "BOOL",
+    "int16": "INT",
+    "uint16": "UINT / WORD",
+    "int32": "DINT",
+    "uint32": "UDINT / DWORD",
+    "float32": "REAL",
+}
+
+
+def describe_plc(model: Model) -> str:
+    """The S7 and MELSEC address maps of `model` as Markdown (a part of `sim describe`)."""
+    s7_port, mc_port = default_port(model, "s7"), default_port(model, "mc")
+    out = [
+        "## As a Siemens S7 or a Mitsubishi MELSEC PLC",
+        "",
+        f"`gerbang sim run {model.name} --protocol s7` serves the same machines as an S7 PLC "
+        f"(python-snap7's server, ISO-on-TCP, default port {s7_port}, rack 0, slot 1): unit n in "
+        f"data block DBn of {DB_SIZE} bytes, input register a at byte 2a, holding register a at "
+        f"byte {S7_HOLDING} + 2a, discrete input d at bit {S7_DISCRETE}.0 + d, coil c at bit "
+        f"{S7_COILS}.0 + c; 32-bit values big-endian (a REAL is a REAL, whatever the Modbus word "
+        "order); strings are not served over S7. "
+        f"`--protocol mc` serves them as a MELSEC CPU (MC protocol / SLMP, 3E binary frames, "
+        f"default port {mc_port}): unit n from D{MC_UNIT}×(n−1), input register a at "
+        f"D(base + a), holding register a at D(base + {MC_HOLDING} + a), discrete input d at "
+        f"M(base + d), coil c at M(base + {MC_HOLDING} + c); 32-bit values low word first "
+        "(MELSEC order); strings two characters a word, the first in the low byte. "
+        f"`gerbang sim config {model.name} --protocol s7|mc` prints the gateway entries. "
+        "Values written over S7 or MC are overwritten by the simulation at its next step "
+        "(100 ms); the Modbus and OPC UA frontends take setpoints.",
+        "",
+    ]
+    for unit in model.units:
+        s7 = {p.signal.name: p.address for p in s7_signals(unit)}
+        out += [
+            f"### Unit {unit.unit_id}: {device_id(model, unit)}",
+            "",
+            "| signal | type | S7 address | S7 type | MELSEC address | MELSEC words |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for p in mc_signals(unit):
+            s = p.signal
+            words = "bit" if s.table in ("discrete", "coil") else str(s.size)
+            if s.size == 2:
+                words += " (low word first)"
+            out.append(
+                f"| `{s.name}` | {s.type} | {f'`{s7[s.name]}`' if s.name in s7 else '–'} | "
+                f"{_S7_TYPES.get(s.type, '–') if s.name in s7 else '–'} | `{p.address}` | {words} |"
+            )
+        out.append("")
+    return "\n".join(out)

@@ -1,7 +1,8 @@
 """The MC adapter behind the core's interface (`gateway.adapter.Adapter`): `protocol: mc`.
 
 One instance per gateway owns the links, so that every device on one host:port (several CPUs
-behind one Ethernet module, reached by their route) shares one serialized connection.
+behind one Ethernet module, reached by their route) shares one serialized connection, pollers,
+test reads and writes alike.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import asyncio
 
 from adapters.blockpoller import Discard, LinkRegistry
-from gateway.adapter import AdapterContext, Publisher
+from gateway.adapter import AdapterContext, Publisher, WriteOutcome
 from gateway.config.models import McDevice
-from gateway.model import Sample
+from gateway.model import Sample, Value
 from gateway.status import DeviceStatus
 
 from .errors import NoResponse
 from .link import McLink
 from .poller import McPoller
+from .writer import write_signal
 
 
 class McAdapter:
@@ -47,6 +49,15 @@ class McAdapter:
                 raise NoResponse(
                     f"device {device.id}: no complete answer within {budget:.1f} s"
                 ) from None
+        finally:
+            self.links.release(link)
+
+    async def write(self, device: McDevice, signal: str, value: Value) -> WriteOutcome:
+        """Write one signal through the PLC's shared link and read it back
+        (`gateway.adapter.Writer`)."""
+        link = self.links.acquire(device)
+        try:
+            return await write_signal(link, device, signal, value)
         finally:
             self.links.release(link)
 

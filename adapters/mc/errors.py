@@ -7,12 +7,13 @@ McError (gateway.adapter.AdapterError)
  ├── EndCodeError    the PLC answered with an end code other than 0 (0xC056, ...)
  ├── LinkDown        the PLC cannot be reached, or closed the connection (also
  │                   DeviceUnreachable)
- └── NoResponse      the PLC did not answer within the timeout (also DeviceUnreachable)
+ ├── NoResponse      the PLC did not answer within the timeout (also DeviceUnreachable)
+ └── WriteMismatch   a write acknowledged, but read back otherwise (also ReadBackMismatch)
 """
 
 from __future__ import annotations
 
-from gateway.adapter import AdapterError, DeviceUnreachable
+from gateway.adapter import AdapterError, DeviceUnreachable, ReadBackMismatch
 
 END_CODES: dict[int, str] = {
     0xC050: "ASCII data that cannot be converted (the PLC port is set to ASCII, not binary?)",
@@ -76,3 +77,7 @@ class EndCodeError(McError):
     def is_address_problem(self) -> bool:
         """Whether the PLC refused these devices (so splitting the request can help)."""
         return self.code in (0xC056, 0xC05B, 0xC05C, 0x4031)
+
+
+class WriteMismatch(McError, ReadBackMismatch):
+    """The PLC acknowledged a write, but the value read back is not the one written."""

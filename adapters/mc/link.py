@@ -18,14 +18,24 @@ import math
 
 from gateway.config.models import McDevice
 
+from .address import McAddress
 from .errors import FrameError, LinkDown, NoResponse
-from .frame import HEAD_BYTES, Route, build_read, parse_response, response_length
+from .frame import (
+    HEAD_BYTES,
+    Route,
+    build_read,
+    build_write,
+    decode_bits,
+    decode_words,
+    parse_response,
+    response_length,
+)
 
 log = logging.getLogger(__name__)
 
 
 class McLink:
-    """A shared, serialized MC connection; `request` is the only I/O the pollers do."""
+    """A shared, serialized MC connection: `request` for the pollers, `write` for the writer."""
 
     def __init__(self, device: McDevice) -> None:
         self.key = device.link
@@ -66,25 +76,57 @@ class McLink:
     async def request(self, frame: bytes, what: str) -> bytes:
         """Send one 3E request and return its response data (after the end code)."""
         async with self._lock:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    reader, writer = self._streams or await self._connect()
-                    writer.write(frame)
-                    await writer.drain()
-                    head = await reader.readexactly(HEAD_BYTES)
-                    rest = await reader.readexactly(response_length(head))
-            except TimeoutError:
-                await self._drop()
-                raise NoResponse(
-                    f"no answer from {self.where} reading {what} within {self._timeout:g} s"
-                ) from None
-            except FrameError:
-                await self._drop()
-                raise
-            except (OSError, asyncio.IncompleteReadError) as exc:
-                await self._drop()
-                raise LinkDown(f"connection to {self.where} lost reading {what}: {exc}") from exc
-        return parse_response(head + rest, f"reading {what} on {self.where}")
+            return await self._exchange(frame, "reading", what)
+
+    async def write(
+        self, address: McAddress, words: list[int], route: Route, what: str
+    ) -> list[int] | bool:
+        """Write a signal at `address` and read it back, in one turn of the link.
+
+        A bit device's bool is written in bit units (`words` [0] or [1]) and read back as a
+        bool; a bit of a word device (`D100.F`) is read, changed and written back (the other 15
+        bits kept; no other request of ours comes between); words are written in word units and
+        read back as words. Raises LinkDown, NoResponse, FrameError or EndCodeError.
+        """
+        timer, device, number = self.timer, address.device, address.number
+        async with self._lock:
+            if address.is_bit_device:
+                frame = build_write(
+                    device, number, [bool(words[0])], bits=True, timer=timer, route=route
+                )
+                await self._exchange(frame, "writing", what)
+                read = build_read(device, number, 1, bits=True, timer=timer, route=route)
+                return decode_bits(await self._exchange(read, "reading back", what), 1)[0]
+            read = build_read(device, number, len(words), timer=timer, route=route)
+            if address.bit is not None:
+                mask = 1 << address.bit
+                (old,) = decode_words(await self._exchange(read, "reading", what))
+                words = [(old & ~mask) | (words[0] & mask)]
+            frame = build_write(device, number, words, timer=timer, route=route)
+            await self._exchange(frame, "writing", what)
+            return list(decode_words(await self._exchange(read, "reading back", what)))
+
+    async def _exchange(self, frame: bytes, verb: str, what: str) -> bytes:
+        """One request and its answer (the lock held by the caller)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                reader, writer = self._streams or await self._connect()
+                writer.write(frame)
+                await writer.drain()
+                head = await reader.readexactly(HEAD_BYTES)
+                rest = await reader.readexactly(response_length(head))
+        except TimeoutError:
+            await self._drop()
+            raise NoResponse(
+                f"no answer from {self.where} {verb} {what} within {self._timeout:g} s"
+            ) from None
+        except FrameError:
+            await self._drop()
+            raise
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            await self._drop()
+            raise LinkDown(f"connection to {self.where} lost {verb} {what}: {exc}") from exc
+        return parse_response(head + rest, f"{verb} {what} on {self.where}")
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:

@@ -1,7 +1,7 @@
 """The S7 adapter behind the core's interface (`gateway.adapter.Adapter`): `protocol: s7`.
 
 One instance per gateway owns the links, so that every device on one PLC (host, port, rack,
-slot, connection type) shares one serialized connection, pollers and test reads alike.
+slot, connection type) shares one serialized connection, pollers, test reads and writes alike.
 """
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 
 from adapters.blockpoller import Discard, LinkRegistry
-from gateway.adapter import AdapterContext, Publisher
+from gateway.adapter import AdapterContext, Publisher, WriteOutcome
 from gateway.config.models import S7Device
-from gateway.model import Sample
+from gateway.model import Sample, Value
 from gateway.status import DeviceStatus
 
 from .errors import NoResponse
 from .link import S7Link
 from .poller import S7Poller
+from .writer import write_signal
 
 
 class S7Adapter:
@@ -47,6 +48,15 @@ class S7Adapter:
                 raise NoResponse(
                     f"device {device.id}: no complete answer within {budget:.1f} s"
                 ) from None
+        finally:
+            self.links.release(link)
+
+    async def write(self, device: S7Device, signal: str, value: Value) -> WriteOutcome:
+        """Write one signal through the PLC's shared link and read it back
+        (`gateway.adapter.Writer`)."""
+        link = self.links.acquire(device)
+        try:
+            return await write_signal(link, device, signal, value)
         finally:
             self.links.release(link)
 

@@ -6,9 +6,12 @@
      ├── LinkDown         the PLC cannot be reached, or the connection was lost (also
      │                    DeviceUnreachable)
      ├── NoResponse       the PLC did not answer within the timeout (also DeviceUnreachable)
-     └── ItemRefused      the PLC answered a read with a data-item return code other than
-                          0xFF (0x05 address out of range, 0x0A no such DB): these addresses
-                          alone are wrong
+     ├── ItemRefused      the PLC answered a read or a write with a data-item return code
+     │                    other than 0xFF (0x05 address out of range, 0x0A no such DB):
+     │                    these addresses alone are wrong
+     ├── WriteFailed      the PLC refused a write as a whole (an error class, no item code)
+     └── WriteMismatch    a write acknowledged, but read back otherwise (also
+                          ReadBackMismatch)
 
 python-snap7's errors are mapped to these at the boundary (`link.py`), with the device's
 connection and the bytes read in the message.
@@ -16,7 +19,7 @@ connection and the bytes read in the message.
 
 from __future__ import annotations
 
-from gateway.adapter import AdapterError, DeviceUnreachable
+from gateway.adapter import AdapterError, DeviceUnreachable, ReadBackMismatch
 
 ITEM_RETURN_CODES: dict[int, str] = {
     0x01: "hardware fault",
@@ -54,6 +57,14 @@ class NoResponse(S7Error, DeviceUnreachable):
 class ItemRefused(S7Error):
     """The PLC refused one read item: `code` is its data-item return code."""
 
-    def __init__(self, code: int, where: str) -> None:
+    def __init__(self, code: int, where: str, verb: str = "reading") -> None:
         self.code = code
-        super().__init__(f"{item_error(code)} reading {where}")
+        super().__init__(f"{item_error(code)} {verb} {where}")
+
+
+class WriteFailed(S7Error):
+    """The PLC refused a write as a whole (an error class in its answer, not an item code)."""
+
+
+class WriteMismatch(S7Error, ReadBackMismatch):
+    """The PLC acknowledged a write, but the value read back is not the one written."""

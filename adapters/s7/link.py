@@ -26,7 +26,7 @@ from snap7.type import Area
 from adapters.s7.planner import DEFAULT_PDU
 from gateway.config.models import S7Device
 
-from .errors import ItemRefused, LinkDown, NoResponse
+from .errors import ItemRefused, LinkDown, NoResponse, WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ _RETURN_CODE = re.compile(r"\(0x([0-9a-fA-F]{2})\)")
 
 
 class S7Link:
-    """A shared, serialized S7 connection; `read` is the only I/O the pollers do."""
+    """A shared, serialized S7 connection: `read` for the pollers, `write` for the writer."""
 
     def __init__(self, device: S7Device) -> None:
         self.key = device.link
@@ -88,30 +88,78 @@ class S7Link:
         Raises LinkDown, NoResponse or ItemRefused.
         """
         async with self._lock:
-            client = self._client
-            if client is None or not client.is_alive:
-                await self._drop(client)
-                client = self._client = await self._connect()
-            try:
-                async with asyncio.timeout(self._timeout):
-                    data = await client.read_area(AREAS[area], db, start, size)
-            except TimeoutError:
-                await self._drop(client)
-                raise NoResponse(
-                    f"no answer from {self.where} reading {what} within {self._timeout:g} s"
-                ) from None
-            except S7ProtocolError as exc:
-                code = _RETURN_CODE.search(str(exc))
-                if code is not None and client.is_alive:
-                    raise ItemRefused(int(code[1], 16), f"{what} on {self.where}") from exc
-                await self._drop(client)
-                raise LinkDown(f"bad answer from {self.where} reading {what}: {exc}") from exc
-            except (S7ConnectionError, S7TimeoutError, Snap7Error, OSError) as exc:
-                await self._drop(client)
-                raise LinkDown(f"connection to {self.where} lost: {exc}") from exc
+            client = await self._ready()
+            data = await self._call(client, "reading", what, area, db, start, size)
         if len(data) != size:
             raise NoResponse(f"{self.where} answered {len(data)} bytes of {what}, not {size}")
-        return bytes(data)
+        return data
+
+    async def write(
+        self, area: str, db: int, start: int, data: bytes, what: str, bit: int | None = None
+    ) -> bytes:
+        """Write `data` from byte `start` and read those bytes back, in one turn of the link.
+
+        With `bit`, only that bit of the byte is written: the byte is read and its other bits
+        kept (read-modify-write, as python-snap7's `db_write_bool`; its server does not honour
+        S7 bit writes, and no other request of ours comes between, though the PLC program
+        could change another bit of that byte in the few milliseconds between). Raises
+        LinkDown, NoResponse or ItemRefused (the PLC refused the write or the read-back).
+        """
+        async with self._lock:
+            client = await self._ready()
+            if bit is not None:
+                mask = 1 << bit
+                old = (await self._call(client, "reading", what, area, db, start, 1))[0]
+                data = bytes([(old & ~mask) | (data[0] & mask)])
+            await self._call(client, "writing", what, area, db, start, len(data), data)
+            back = await self._call(client, "reading back", what, area, db, start, len(data))
+        if len(back) != len(data):
+            raise NoResponse(f"{self.where} answered {len(back)} bytes of {what}, not {len(data)}")
+        return back
+
+    async def _ready(self) -> AsyncClient:
+        client = self._client
+        if client is None or not client.is_alive:
+            await self._drop(client)
+            client = self._client = await self._connect()
+        return client
+
+    async def _call(
+        self,
+        client: AsyncClient,
+        verb: str,
+        what: str,
+        area: str,
+        db: int,
+        start: int,
+        size: int,
+        data: bytes | None = None,
+    ) -> bytes:
+        """One read (or, with `data`, one write) under the timeout, errors mapped."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                if data is None:
+                    return bytes(await client.read_area(AREAS[area], db, start, size))
+                await client.write_area(AREAS[area], db, start, bytearray(data))
+                return b""
+        except TimeoutError:
+            await self._drop(client)
+            raise NoResponse(
+                f"no answer from {self.where} {verb} {what} within {self._timeout:g} s"
+            ) from None
+        except S7ProtocolError as exc:
+            code = _RETURN_CODE.search(str(exc))
+            if code is not None and client.is_alive:
+                raise ItemRefused(int(code[1], 16), f"{what} on {self.where}", verb) from exc
+            if data is not None and client.is_alive:
+                # A write refused as a whole (python-snap7's server: class 0x84 code 0x04 for
+                # an absent DB): the connection is fine, this address is not.
+                raise WriteFailed(f"{self.where} refused {verb} {what}: {exc}") from exc
+            await self._drop(client)
+            raise LinkDown(f"bad answer from {self.where} {verb} {what}: {exc}") from exc
+        except (S7ConnectionError, S7TimeoutError, Snap7Error, OSError) as exc:
+            await self._drop(client)
+            raise LinkDown(f"connection to {self.where} lost: {exc}") from exc
 
     async def _drop(self, client: AsyncClient | None) -> None:
         if client is self._client:

@@ -76,6 +76,10 @@ def test_demo_shows_values_and_exits_0_on_sigint(tmp_path) -> None:
             status = json.loads(response.read())
         protocols = {d["id"]: d["protocol"] for d in status["devices"]}
         assert protocols["furnace-1"] == "opcua" and protocols["loom-1"] == "modbus-tcp"
+        # The mixer is read as a Siemens S7 PLC, the tofu line as a MELSEC PLC (over MC).
+        assert protocols["mixer-1"] == "s7", protocols
+        assert protocols["tofu-boiler"] == protocols["tofu-grinder"] == "mc", protocols
+        assert "Siemens S7 127.0.0.1:" in text and "MELSEC MC protocol" in text
         assert all(d["state"] == "online" for d in status["devices"]), status["devices"]
         # OEE moves: the machines that count parts have figures, and their run time grows.
         oee_url = url.group(1).replace("/status", "/oee")

@@ -96,6 +96,10 @@ def test_list_config_describe() -> None:
     assert "word_order: little" in config.stdout
     described = gerbang("sim", "describe", "reflow")
     assert described.returncode == 0 and "| input | 35 | 30036–30037 |" in described.stdout
+    # The same signals as an S7 and a MELSEC PLC: a float32 is a REAL at DBD70, two D words.
+    assert "| `last_board_peak` | float32 | `DB1.DBD70` | REAL | `D35` | 2 (low word first) |" in (
+        described.stdout
+    )
     unknown = gerbang("sim", "config", "toaster")
     assert unknown.returncode == 2 and "known models: tofu" in unknown.stderr
 

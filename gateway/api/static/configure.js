@@ -7,6 +7,8 @@ const PROTOCOL_FIELDS = {
   "modbus-rtu": [["serial_port", "text"], ["baudrate", "number"], ["parity", ["N", "E", "O"]],
     ["stopbits", ["1", "2"]], ["unit", "number"]],
   opcua: [["endpoint", "text"], ["username", "text"], ["password", "password"], ["subscribe", "checkbox"]],
+  s7: [["host", "text"], ["port", "number"], ["rack", "number"], ["slot", "number"]],
+  mc: [["host", "text"], ["port", "number"]],
 };
 const COMMON_FIELDS = [["interval", "text"], ["timeout", "text"]];
 const TABLES = ["holding", "input", "coil", "discrete"];
@@ -14,8 +16,13 @@ const TYPES = ["", "bool", "int16", "uint16", "int32", "uint32", "int64", "uint6
 const SIGNAL_COLUMNS = {
   modbus: [["name", "text"], ["table", TABLES], ["address", "number"], ["type", TYPES], ["scale", "number"], ["unit", "text"]],
   opcua: [["name", "text"], ["node", "text"], ["unit", "text"]],
+  // Addresses as the maker's tools write them: DB1.DBD0, MW20, I0.3 (S7); D100, M10, X1A (MC).
+  s7: [["name", "text"], ["address", "text"], ["type", [...TYPES.slice(0, 2), "int8", "uint8", ...TYPES.slice(2)]],
+    ["length", "number"], ["scale", "number"], ["unit", "text"]],
+  mc: [["name", "text"], ["address", "text"], ["type", TYPES], ["length", "number"], ["scale", "number"], ["unit", "text"]],
 };
-const NUMERIC = new Set(["port", "unit", "baudrate", "stopbits", "address", "scale"]);
+const FAMILY = { opcua: "opcua", s7: "s7", mc: "mc" }; // the rest: modbus
+const NUMERIC = new Set(["port", "unit", "baudrate", "stopbits", "address", "scale", "rack", "slot", "length"]);
 
 let devices = [];
 let etag = null;
@@ -94,11 +101,12 @@ function renderForm() {
   const d = editing.draft;
   const form = $("#device-form");
   form.hidden = false;
-  const family = d.protocol === "opcua" ? "opcua" : "modbus";
+  const family = FAMILY[d.protocol] || "modbus";
   const columns = SIGNAL_COLUMNS[family];
   const protocol = input("protocol", Object.keys(PROTOCOL_FIELDS), d.protocol);
   protocol.addEventListener("change", () => {
-    editing.draft = collect();
+    const before = d.protocol;
+    editing.draft = switched(collect(), before);
     renderForm();
   });
   const tree = document.querySelector("#browse-tree") || el("div", { class: "tree", id: "browse-tree" });
@@ -176,6 +184,19 @@ function collect() {
     else target[key] = v;
   }
   if (d.protocol !== "opcua") delete d.subscribe;
+  return d;
+}
+
+// A draft moved from protocol `before` to its new one: the fields only the old protocol's form
+// showed are dropped (a Modbus `table` or `unit` would be refused by an S7 device).
+function switched(d, before) {
+  const kept = new Set(PROTOCOL_FIELDS[d.protocol].map(([name]) => name));
+  for (const [name] of PROTOCOL_FIELDS[before] || []) if (!kept.has(name)) delete d[name];
+  const columns = (p) => SIGNAL_COLUMNS[FAMILY[p] || "modbus"].map(([name]) => name);
+  const keptColumns = new Set(columns(d.protocol));
+  for (const signal of d.signals || []) {
+    for (const name of columns(before)) if (!keptColumns.has(name)) delete signal[name];
+  }
   return d;
 }
 
