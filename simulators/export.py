@@ -53,9 +53,27 @@ def signal_entry(s: Signal, alarms: Sequence[Mapping[str, object]] = ()) -> dict
         entry["scale"] = s.scale
     if s.unit:
         entry["unit"] = s.unit
+    entry |= write_limits(s)
     if alarms:
         entry["alarms"] = [dict(rule) for rule in alarms]
     return entry
+
+
+def write_limits(s: Signal) -> dict[str, object]:
+    """`writable: true` and the accepted range of a setpoint or command, else nothing.
+
+    The range is the one the simulator itself enforces (exception 03, BadOutOfRange), so the
+    gateway refuses with a clear 422 what the machine would refuse anyway.
+    """
+    if not s.writable:
+        return {}
+    if s.type == "bool":
+        return {"writable": True}
+    return {"writable": True, "min": _number(s.lo), "max": _number(s.hi)}
+
+
+def _number(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else x
 
 
 def device_entries(
@@ -79,6 +97,7 @@ def device_entries(
                 "signals": [
                     {"name": s.name, "node": node_ref(sim_device, s.name)}
                     | ({"unit": s.unit} if s.unit else {})
+                    | write_limits(s)
                     | _alarms_of(unit.machine.alarms.get(s.name, ()))
                     for s in unit.machine.signals
                 ],
@@ -242,7 +261,10 @@ def describe(model: Model) -> str:
         "",
         "The `state` register: 0 off, 1 setup, 2 idle, 3 running, 4 fault, 5 maintenance. "
         "Setpoints (holding registers) refuse a value outside their range with exception 03; "
-        "any address not listed answers exception 02.",
+        "any address not listed answers exception 02. Setpoints and commands (coils) are what "
+        "a client may write, over Modbus or OPC UA, and the physics follows them: "
+        "`gerbang sim config` marks them `writable: true`, with their range as `min`/`max`, so "
+        "the gateway's write API (docs/api.md) accepts them.",
         "",
     ]
     for unit in model.units:

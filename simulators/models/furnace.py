@@ -4,7 +4,9 @@ M4, served over Modbus here).
 A heat: charging (buckets of scrap, +100 kg a minute up to 500 kg) → melting (full power until
 the charge has taken ~0.5 kWh/kg; the bath plateaus near 1180 °C) → superheating to the target
 tap temperature → holding → tapping (down to a 75 kg heel). A heat is counted good when it is
-tapped within ±25 °C of the target, else rejected. The melt temperature is a spot **dip**
+tapped within ±25 °C of the target, else rejected. Writes a real furnace takes: the tap
+temperature the superheating follows (`target_tap_temp`), the power limit, and the counter
+reset coil (heat counters held at 0 while it is on). The melt temperature is a spot **dip**
 measurement, updated every 2 minutes, not a continuous value. Cooling water warms with power;
 low flow or a hot outlet trips the furnace (the critical interlock).
 """
@@ -12,7 +14,7 @@ low flow or a hot outlet trips the furnace (the critical interlock).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from simulators.core.machine import PHASE_DOC, Cycle, Phase, Rates, advance, count_part
 from simulators.core.signals import clamp, counter_add, first_order, gauss, ou_walk
@@ -63,6 +65,8 @@ SIGNALS: tuple[Signal, ...] = (
     setpoint("power_setpoint", 100, "uint16", 1, "%", 0, 100, "power limit", 100),
     setpoint("target_tap_temp", 101, "int16", 1, "degC", 1450, 1550, "tap temperature", 1500),
     command("run", 0, "1 = furnace in production", default=True),
+    command("counter_reset", 7, "1 = heat counters held at 0 (a PLC counter's reset input); "
+            "0 = counting"),
     status_bit("cooling_ok", 0, "cooling flow above 100 L/min"),
     status_bit("power_on", 1, "inverter on"),
 )
@@ -160,6 +164,9 @@ def step(s: Furnace, dt: float, inputs: Inputs, rng: random.Random) -> Furnace:
                 specific = heat_kwh / ((FULL_KG - HEEL_KG) / 1000.0)
                 c = count_part(c, good=abs(s.dip - target) <= 25.0)
                 phase, phase_s, heat_kwh = CHARGING, 0.0, 0.0
+    if cmd["counter_reset"]:
+        # As a PLC counter's R input: held at zero while the coil is on (the coil reads back).
+        heats, c = 0, replace(c, good=0, rejected=0)
     elif c.phase in (Phase.IDLE, Phase.MAINTENANCE) and weight > HEEL_KG:
         want = 60.0  # keep the bath liquid while waiting
     power = first_order(s.power, want * limit if "supply_trip" not in faults else 0.0, 5.0, dt)

@@ -1,10 +1,10 @@
 """Every training lesson in docs/training runs as written, so that lessons never rot.
 
 Each lesson's `sh` code blocks run in order with `bash -e` in an empty folder; the ports it
-names (Modbus 5020-5029, MQTT 1883, OPC UA 4840-4849, InfluxDB 8086 and 8088) become free
-ones; every `<!-- check: TEXT -->` must appear in the output (whitespace-normalised). The
-English and Indonesian versions of a lesson must have the same commands and checks, so running
-one runs both.
+names (Modbus 5020-5029, MQTT 1883, OPC UA 4840-4849, the HTTP API 8080, InfluxDB 8086 and
+8088) become free ones; every `<!-- check: TEXT -->` must appear in the output
+(whitespace-normalised). The English and Indonesian versions of a lesson must have the same
+commands and checks, so running one runs both.
 """
 
 from __future__ import annotations

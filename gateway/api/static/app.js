@@ -5,6 +5,7 @@ import id from "./i18n/id.js";
 import { loadDevices, renderConfigure, setupConfigure } from "./configure.js";
 import { loadOee, renderOee, setupOee } from "./oee.js";
 import { renderAlarms, setupAlarms } from "./alarms.js";
+import { editing, loadWritable, setupWrites, writeControl } from "./writes.js";
 
 const TEXTS = { en, id };
 const $ = (sel) => document.querySelector(sel);
@@ -252,9 +253,10 @@ function renderOverview() {
 }
 
 // ---- live values ----------------------------------------------------------------------------
-function renderValues() {
+function renderValues(force = false) {
   const box = $("#values");
-  if (box.hidden) return;
+  // A value being typed into a write field stays put; a write's answer is shown at once.
+  if (box.hidden || (editing() && force !== true)) return;
   const devices = Object.keys(state.values).sort();
   if (!devices.length) return box.replaceChildren(el("p", {}, t("values.none")));
   box.replaceChildren(
@@ -262,7 +264,7 @@ function renderValues() {
       el("div", { class: "card", "data-values": device },
         el("h3", {}, device),
         el("table", { class: "values-table" },
-          el("thead", {}, el("tr", {}, ...["values.signal", "values.value", "values.quality", "values.age", "values.trend"].map((k) => el("th", {}, t(k))))),
+          el("thead", {}, el("tr", {}, ...["values.signal", "values.value", "values.quality", "values.age", "values.trend", "values.write"].map((k) => el("th", {}, t(k))))),
           el("tbody", {},
             Object.entries(state.values[device]).map(([name, v]) =>
               el("tr", { "data-signal": name },
@@ -271,6 +273,7 @@ function renderValues() {
                 el("td", { class: `q-${v.quality}`, title: v.error || "" }, t(`quality.${v.quality}`)),
                 el("td", {}, ago(v.ts)),
                 el("td", {}, sparkline([...((state.trends[device] || {})[name] || []), typeof v.value === "number" ? v.value : null])),
+                el("td", { class: "write-cell" }, writeControl(device, name, v.value)),
               ),
             ),
           ),
@@ -287,9 +290,11 @@ function showTab() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.tab === tab);
   if (tab === "configure") loadDevices();
   if (tab === "oee") loadOee();
+  if (tab === "values") loadWritable().then(renderValues);
   renderValues();
 }
 window.addEventListener("hashchange", showTab);
+document.addEventListener("gerbang:write", () => renderValues(true)); // a write's answer, in its row
 
 function renderAll() {
   renderOverview();
@@ -302,6 +307,7 @@ function renderAll() {
 setupConfigure({ api, t, el, $, askToken });
 setupOee({ api, t, el, $, lang: () => lang });
 setupAlarms({ api, t, el, $, ago, lang: () => lang });
+setupWrites({ api, t, el, $, askToken, getToken });
 applyLanguage();
 showTab();
 live();
