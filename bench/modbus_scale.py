@@ -70,6 +70,8 @@ class Workload:
     seconds: float = 30
     pin: bool = False
     influx: bool = True
+    alarms: int = 0
+    """Alarm rules per device (`above`/`clear_below` on its first signals): the alarm cost."""
 
     @property
     def offered(self) -> float:
@@ -131,6 +133,13 @@ class ServerFarm:
 
 def device_list(workload: Workload, farm: ServerFarm) -> list[dict[str, object]]:
     sig, _ = signals(workload.signals)
+    if workload.alarms:
+        # Limits the values never reach: the rules are evaluated every scan, none trips.
+        rule = {"above": 1e12, "clear_below": 1e11}
+        sig = [
+            {**s, "alarms": [{"name": f"a{i}", **rule}]} if i < workload.alarms else s
+            for i, s in enumerate(sig)
+        ]
     devices = []
     for n in range(workload.devices):
         port, unit = farm.address(n)
@@ -333,6 +342,7 @@ async def main() -> None:
     parser.add_argument("--pin", action="store_true", help="pin the gateway to CPU 0")
     parser.add_argument("--no-influx", action="store_true")
     parser.add_argument("--name", help="results file name (default from the workload)")
+    parser.add_argument("--alarms", type=int, default=0, help="alarm rules per device")
     args = parser.parse_args()
     workload = Workload(
         devices=args.devices,
@@ -343,6 +353,7 @@ async def main() -> None:
         seconds=args.seconds,
         pin=args.pin,
         influx=not args.no_influx,
+        alarms=args.alarms,
     )
     results = await run(workload)
     name = args.name or workload.name
