@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import Browser
 
 from tests.support.api import press_bank
-from tests.support.browser import launched_browser
+from tests.support.browser import launched_browser, use_scratch
 from tests.support.modbus_server import BankServer
 from tests.support.opcua_reader import Reader
 from tests.support.serial_line import socat_pty_pair
@@ -52,3 +52,9 @@ async def browser() -> AsyncIterator[Browser]:
     """A headless Chromium (Debian's), closed at the end of the test."""
     async with launched_browser() as launched:
         yield launched
+
+
+@pytest.fixture(autouse=True, scope="module")
+def scratch_screenshots(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Screenshots taken outside `make screenshots` go to this module's temporary folder."""
+    use_scratch(tmp_path_factory.mktemp("screenshots"))

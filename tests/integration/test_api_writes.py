@@ -4,7 +4,6 @@ mosquitto: codes per SPEC, nothing written on a refusal (checked at the server),
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -12,35 +11,11 @@ from gateway.model import DeviceState
 from tests.support.api import config_data, running_gateway
 from tests.support.mosquitto import Mosquitto
 from tests.support.wait import eventually
-from tests.support.write_server import WriteBank, write_server
+from tests.support.write_server import WriteBank, writable_furnace, write_server
 
 pytestmark = pytest.mark.integration
 
 URL = "/api/v1/devices/furnace-1/signals/{}/write"
-
-
-def furnace(port: int) -> dict[str, Any]:
-    return {
-        "id": "furnace-1",
-        "protocol": "modbus-tcp",
-        "host": "127.0.0.1",
-        "port": port,
-        "interval": "200ms",
-        "timeout": "300ms",
-        "signals": [
-            {
-                "name": "temp_setpoint",
-                "table": "holding",
-                "address": 50,
-                "type": "float32",
-                "writable": True,
-                "min": 20,
-                "max": 1600,
-            },
-            {"name": "melt_temp", "table": "holding", "address": 60, "type": "float32"},
-            {"name": "counter_reset", "table": "coil", "address": 7, "writable": True},
-        ],
-    }
 
 
 async def test_write_routes_answer_per_spec(tmp_path: Path, mosquitto: Mosquitto) -> None:
@@ -49,7 +24,7 @@ async def test_write_routes_answer_per_spec(tmp_path: Path, mosquitto: Mosquitto
     unit.set("holding", 60, [0x44B5, 0x4000])
     unit.set("coil", 7, [False])
     async with write_server({1: unit}) as server:
-        data = config_data(tmp_path, mosquitto.port, [furnace(server.port)])
+        data = config_data(tmp_path, mosquitto.port, [writable_furnace(server.port)])
         async with running_gateway(tmp_path / "gw.yaml", data) as gw:
             status = gw.gateway.devices["furnace-1"].status
             await eventually(lambda: status.state is DeviceState.ONLINE)

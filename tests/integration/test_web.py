@@ -10,7 +10,6 @@ screenshots the README shows (docs/screenshots/*.png).
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.api import TOKEN, RunningGateway, config_data, press_device, running_gateway
-from tests.support.browser import WAIT_MS, open_page
+from tests.support.browser import WAIT_MS, open_page, shot
 from tests.support.modbus_server import BankServer
 from tests.support.mosquitto import Mosquitto, Subscriber
 from tests.support.opcua_server import URI, OpcServer
@@ -26,7 +25,6 @@ from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 BASE = "factory/pasuruan/casting"
 
 
@@ -39,31 +37,6 @@ async def gw(
     )
     async with running_gateway(tmp_path / "gateway.yaml", data) as running:
         yield running
-
-
-_SCRATCH: dict[str, Path] = {}
-"""Where `shot` writes outside `make screenshots`: set per module by `_scratch_screenshots`."""
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _scratch_screenshots(tmp_path_factory: pytest.TempPathFactory) -> None:
-    _SCRATCH["screenshots"] = tmp_path_factory.mktemp("screenshots")
-
-
-async def shot(page: Page, name: str) -> None:
-    """A full-page screenshot, from the top (the header is sticky).
-
-    Into docs/screenshots when GERBANG_SCREENSHOTS=1 (`make screenshots`), so that `make test`
-    leaves the checkout as it was (uptimes and ports differ at every run); else into this
-    module's pytest temporary folder (pytest keeps the last three runs), taken all the same,
-    never loose in /tmp.
-    """
-    await page.evaluate("window.scrollTo(0, 0)")
-    folder = SHOTS if os.environ.get("GERBANG_SCREENSHOTS") == "1" else _SCRATCH["screenshots"]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    await page.screenshot(path=path, full_page=True)
-    assert path.stat().st_size > 1000, f"empty screenshot {path}"
 
 
 async def test_overview_shows_a_device_going_from_online_to_error(

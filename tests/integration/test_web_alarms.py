@@ -5,13 +5,11 @@ banner follows, in English and Bahasa Indonesia, on a phone too, without a sound
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from tests.support.api import (
     TOKEN,
@@ -21,13 +19,12 @@ from tests.support.api import (
     press_device,
     running_gateway,
 )
-from tests.support.browser import open_page
+from tests.support.browser import open_page, shot
 from tests.support.modbus_server import RegisterBank, bank_server
 from tests.support.mosquitto import Mosquitto, Subscriber
 
 pytestmark = pytest.mark.integration
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TOO_HOT = "factory/pasuruan/casting/press-1/$alarms/too_hot"
 
 
@@ -54,15 +51,6 @@ async def gw(
         data = config_data(tmp_path, mosquitto.port, [device])
         async with running_gateway(tmp_path / "gateway.yaml", data) as running:
             yield running
-
-
-async def shot(page: Page, name: str) -> None:
-    """Into docs/screenshots with GERBANG_SCREENSHOTS=1 (`make screenshots`), else a temp dir."""
-    await page.evaluate("window.scrollTo(0, 0)")
-    folder = SHOTS if os.environ.get("GERBANG_SCREENSHOTS") == "1" else Path(tempfile.gettempdir())
-    folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=folder / name, full_page=True)
-    assert (folder / name).stat().st_size > 1000
 
 
 async def test_the_banner_shows_an_alarm_and_the_ack_is_made_with_the_token(

@@ -15,31 +15,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from gateway.model import DeviceState
-from tests.integration.test_api_writes import furnace
-from tests.integration.test_web import ARGS, chromium, open_page, shot
 from tests.support.api import TOKEN, RunningGateway, config_data, running_gateway
+from tests.support.browser import open_page, shot
 from tests.support.mosquitto import Mosquitto
 from tests.support.wait import eventually
-from tests.support.write_server import WriteBank, write_server
+from tests.support.write_server import WriteBank, writable_furnace, write_server
 
 pytestmark = pytest.mark.integration
 
 
 def float32(words: list[int]) -> float:
     return struct.unpack(">f", struct.pack(">HH", *words))[0]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium(), args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ async def plant(
     unit.set("holding", 60, [0x44B5, 0x4000])  # melt_temp 1450.0, not writable
     unit.set("coil", 7, [False])
     async with write_server({1: unit}) as server:
-        data = config_data(tmp_path, mosquitto.port, [furnace(server.port)])
+        data = config_data(tmp_path, mosquitto.port, [writable_furnace(server.port)])
         async with running_gateway(tmp_path / "gw.yaml", data) as gw:
             status = gw.gateway.devices["furnace-1"].status
             await eventually(lambda: status.state is DeviceState.ONLINE)

@@ -59,3 +59,29 @@ async def write_server(banks: dict[int, WriteBank]) -> AsyncIterator[LoggingBank
         yield server
     finally:
         await server.stop()
+
+
+def writable_furnace(port: int) -> dict[str, Any]:
+    """A furnace entry with a writable float32 setpoint (min 20, max 1600), a read-only
+    temperature and a writable counter-reset coil, on 127.0.0.1:`port`."""
+    return {
+        "id": "furnace-1",
+        "protocol": "modbus-tcp",
+        "host": "127.0.0.1",
+        "port": port,
+        "interval": "200ms",
+        "timeout": "300ms",
+        "signals": [
+            {
+                "name": "temp_setpoint",
+                "table": "holding",
+                "address": 50,
+                "type": "float32",
+                "writable": True,
+                "min": 20,
+                "max": 1600,
+            },
+            {"name": "melt_temp", "table": "holding", "address": 60, "type": "float32"},
+            {"name": "counter_reset", "table": "coil", "address": 7, "writable": True},
+        ],
+    }
