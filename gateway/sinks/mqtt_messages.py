@@ -106,6 +106,9 @@ class Encoder:
         # A state must not be lost even when the user accepts losing samples (QoS 0).
         self._state_qos = max(config.qos, 1)
         self._retain = config.retain
+        self._bad: dict[str, set[str]] = {}
+        """per_device: each device's signals bad in their latest sample, named in every
+        message until a good sample (or a new device state) clears them."""
         self.batch: Callable[[Batch], list[Message]] = (
             self._device if config.mode == "per_device" else self._signals
         )
@@ -127,7 +130,7 @@ class Encoder:
         return [
             Message(
                 self.topics.device(batch.device),
-                device_payload(batch),
+                device_payload(batch, self._bad.setdefault(batch.device, set())),
                 self._data_qos,
                 self._retain,
                 len(batch.samples),
@@ -136,6 +139,8 @@ class Encoder:
 
     def state(self, change: StateChange) -> Message:
         """A device's retained `$state`."""
+        # A device that reconnects reads every signal again; what was bad is read anew.
+        self._bad.pop(change.device, None)
         return Message(
             self.topics.state(change.device),
             state_payload(change),
