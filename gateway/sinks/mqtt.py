@@ -219,7 +219,7 @@ class MqttSink(SinkBase):
         """One connection, from connect to loss or close."""
         self._idle.clear()
         try:
-            will = Will(self.topics.gateway, self.encoder.gateway_payload("offline"))
+            will = Will(self.topics.gateway, self.encoder.will_payload())
             client_id = self.config.client_id or f"gerbang-{self.identity.id}"
             conn = await connect(self.config, client_id, will, self._wake, self._progress)
             if self._closing:

@@ -23,6 +23,7 @@ from gateway.sinks.topics import (
     gateway_payload,
     signal_payload,
     state_payload,
+    will_payload,
 )
 
 
@@ -102,6 +103,7 @@ class Encoder:
     def __init__(self, config: MqttConfig, identity: GatewayIdentity, version: str) -> None:
         self.topics = TopicCache(config.topic_prefix, identity)
         self.version = version
+        self._gateway_id = identity.id
         self._data_qos = config.qos
         # A state must not be lost even when the user accepts losing samples (QoS 0).
         self._state_qos = max(config.qos, 1)
@@ -143,7 +145,7 @@ class Encoder:
         self._bad.pop(change.device, None)
         return Message(
             self.topics.state(change.device),
-            state_payload(change),
+            state_payload(change, self._gateway_id),
             self._state_qos,
             True,
             kind=Kind.STATE,
@@ -165,5 +167,9 @@ class Encoder:
         return Message(self.topics.gateway, self.gateway_payload(state), 1, True, kind=Kind.GATEWAY)
 
     def gateway_payload(self, state: str) -> bytes:
-        """The payload of the gateway's state (also the last will's)."""
+        """The payload of the gateway's state, stamped now."""
         return gateway_payload(state, self.version, now_ms())
+
+    def will_payload(self) -> bytes:
+        """The payload of the last will (no `ts`: see `topics.will_payload`)."""
+        return will_payload(self.version)

@@ -145,13 +145,31 @@ def device_payload(batch: Batch, still_bad: set[str] | None = None) -> bytes:
     return orjson.dumps(payload)
 
 
-def state_payload(change: StateChange) -> bytes:
-    """`{"state": "online"|"offline"|"error", "ts": ms, "error": "..."}` (error only when set)."""
+def state_payload(change: StateChange, gateway: str) -> bytes:
+    """`{"state": "online"|"offline"|"error", "ts": ms, "gateway": id, "error": "..."}` (error
+    only when set).
+
+    `gateway` names the gateway that polls the device: its state, on
+    `{prefix}/{site}/$gateway/{gateway}`, says whether this retained message still holds. When
+    the gateway dies, its last will says offline and nothing updates the device states.
+    """
     if change.error is None:
-        return orjson.dumps({"state": change.state, "ts": change.ts})
-    return orjson.dumps({"state": change.state, "ts": change.ts, "error": change.error})
+        return orjson.dumps({"state": change.state, "ts": change.ts, "gateway": gateway})
+    return orjson.dumps(
+        {"state": change.state, "ts": change.ts, "gateway": gateway, "error": change.error}
+    )
 
 
 def gateway_payload(state: str, version: str, ts: int) -> bytes:
     """`{"state": "online"|"offline", "version": ..., "ts": ms}` for the gateway topic."""
     return orjson.dumps({"state": state, "version": version, "ts": ts})
+
+
+def will_payload(version: str) -> bytes:
+    """`{"state": "offline", "version": ..., "will": true}`: the last will, without `ts`.
+
+    The broker publishes the will when it finds the connection gone (up to 1.5 x keepalive
+    after the gateway died), a time the gateway cannot know when it sets the will at connect:
+    a `ts` would be the connect time. A consumer takes the time it received the will.
+    """
+    return orjson.dumps({"state": "offline", "version": version, "will": True})

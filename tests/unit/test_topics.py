@@ -20,6 +20,7 @@ from gateway.sinks.topics import (
     signal_topic,
     state_payload,
     state_topic,
+    will_payload,
 )
 
 FULL = GatewayIdentity(id="casting-01", site="pasuruan", area="casting", line="line-1")
@@ -162,16 +163,23 @@ def test_device_payload_includes_uncertain_values_and_names_them() -> None:
 
 
 def test_state_and_gateway_payloads() -> None:
-    assert orjson.loads(state_payload(StateChange("d", DeviceState.ONLINE, 7))) == {
+    assert orjson.loads(state_payload(StateChange("d", DeviceState.ONLINE, 7), "gw-1")) == {
         "state": "online",
         "ts": 7,
+        "gateway": "gw-1",
     }
     change = StateChange("d", DeviceState.ERROR, 8, "device d: no answer from 10.0.0.5:502")
-    assert orjson.loads(state_payload(change)) == {
+    assert orjson.loads(state_payload(change, "gw-1")) == {
         "state": "error",
         "ts": 8,
+        "gateway": "gw-1",
         "error": "device d: no answer from 10.0.0.5:502",
     }
+    assert orjson.loads(will_payload("1.2.3")) == {
+        "state": "offline",
+        "version": "1.2.3",
+        "will": True,
+    }, "no ts: the gateway cannot know when the broker will publish it"
     assert orjson.loads(gateway_payload("online", "1.2.3", 9)) == {
         "state": "online",
         "version": "1.2.3",
