@@ -147,6 +147,10 @@ class InfluxConfig(Strict):
     timeout: Timeout = 10.0
     gzip: bool = False
     """Compress writes: worth it on a slow uplink (a cellular modem), not on a LAN."""
+    uint64: Literal["integer", "unsigned", "string"] = "integer"
+    """The field type of a `uint64` signal: `integer` (int64: a value above
+    9223372036854775807 is left out, logged once), `unsigned` (`u` fields: InfluxDB 2.x/3.x;
+    InfluxDB 1.x refuses them) or `string` (the exact decimal, on every InfluxDB)."""
 
     @field_validator("url")
     @classmethod
