@@ -11,7 +11,6 @@ from pydantic import (
 )
 
 from .base import DeviceBase, SignalBase
-from .overlaps import register_overlaps
 from .rules import SERIAL_DEFAULTS, Loc, rule_error
 from .types import (
     number_text,
@@ -127,13 +126,6 @@ class ModbusDeviceBase(DeviceBase):
     write_multiple: bool = False
     """Write with functions 15 and 16 only (for devices without 5 and 6)."""
     signals: list[ModbusSignal] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _no_overlaps(self) -> ModbusDeviceBase:
-        issues = register_overlaps(self.signals)
-        if issues:
-            raise rule_error([(("signals", *loc), message) for loc, message in issues])
-        return self
 
 
 class ModbusTcpDevice(ModbusDeviceBase):

@@ -93,3 +93,16 @@ def test_registers_read_on_purpose_two_ways_are_allowed(second: str) -> None:
     )
     config = parse_config_text(text, "gw.yaml", {})
     assert len(config.devices[0].signals) == 2
+
+
+def test_a_device_signal_overlapping_its_profile_is_refused_where_it_is_written() -> None:
+    text = (
+        "version: 1\ngateway:\n  id: gw1\nprofiles:\n  p:\n    signals:\n"
+        "      - {name: temp, table: holding, address: 0, type: float32}\n"
+        "devices:\n  - id: press-1\n    protocol: modbus-tcp\n    host: 127.0.0.1\n"
+        "    profile: p\n    signals:\n"
+        "      - {name: raw, table: holding, address: 1, type: uint16}\n"
+    )
+    (issue,) = issues_of(text)
+    assert issue.startswith("gw.yaml:14: devices[0].signals[0].address: 'raw'")
+    assert "'temp' (float32, holding 0-1)" in issue
