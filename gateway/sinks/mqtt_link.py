@@ -204,7 +204,11 @@ async def connect(
 async def teardown(conn: Connection) -> None:
     """Disconnect (if still connected) and join paho's thread, off the event loop."""
     client = conn.client
+    # The callbacks hold the connection, which holds the client: break the cycle, or paho's
+    # socket pair may be collected before the client can close it (a ResourceWarning).
     client.on_connect = client.on_disconnect = client.on_publish = None
+    if isinstance(client, _Client):
+        client.on_pubrec_refused = None
     await asyncio.get_running_loop().run_in_executor(None, _stop_client, client)
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from signal import SIGHUP
 from typing import Any
 
 import pytest
@@ -603,3 +604,21 @@ async def test_mqtt311_is_the_default_and_5_is_spoken_when_asked(tmp_path, sinks
         await sub.wait_for(lambda: sub.last(f"{BASE}/d/a") and sub.last(f"{BASE}/d/b"))
         # mosquitto logs the protocol as p5 (MQTT 5) and p2 (3.1.1).
         await eventually(lambda: "v5 (p5" in broker.log() and "v3 (p2" in broker.log())
+
+
+async def test_mqtt5_refused_data_is_delivered_once_the_broker_allows_it(
+    tmp_path, sinks, caplog
+) -> None:
+    async with acl_broker(tmp_path) as broker, Subscriber(broker) as sub:
+        sink = sinks.start(broker, protocol=5)
+        sink.submit(scan("secret", 1, x=1))
+        await eventually(lambda: sink.status().last_error is not None)
+        assert sink.status().delivered == 0 and sink.status().backlog == 1
+        # The administrator fixes the ACL; mosquitto reads it again on SIGHUP.
+        (tmp_path / "acl").write_text(f"topic readwrite {GATEWAY}\ntopic readwrite {BASE}/#\n")
+        os.kill(broker.pid, SIGHUP)
+        await sub.wait_for(lambda: sub.last(f"{BASE}/secret/x"), 20)
+        await eventually(lambda: sink.status().delivered == 1)
+        status = sink.status()
+        assert status.backlog == 0 and status.last_error is None and status.connected
+        assert any("accepts our publications again" in r.message for r in caplog.records)
