@@ -77,8 +77,16 @@ async def local_broker(
             f"listener {port} {host}\nallow_anonymous true\npersistence false\n"
             f"log_dest file {tmp}/mosquitto.log\n{as_root}"
         )
+        # Its own session: Ctrl-C on a terminal signals the whole foreground process group,
+        # and mosquitto would die at once, before the gateway said goodbye through it ("connection
+        # lost", samples left in a buffer about to be deleted). We stop it, after the gateway.
         proc = await asyncio.create_subprocess_exec(
-            binary, "-c", str(conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            binary,
+            "-c",
+            str(conf),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 10

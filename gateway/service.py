@@ -60,7 +60,24 @@ def build_sink(name: str, config: Config, version: str) -> Sink:
     from gateway.sinks.influx import InfluxSink
 
     measurements = {device.id: device.measurement for device in config.devices}
-    return InfluxSink.open(config.influxdb, config.gateway, measurements, config.buffer, share)
+    return InfluxSink.open(
+        config.influxdb,
+        config.gateway,
+        measurements,
+        config.buffer,
+        share,
+        unsigned=uint64_signals(config),
+    )
+
+
+def uint64_signals(config: Config) -> frozenset[tuple[str, str]]:
+    """The (device, signal) pairs declared `uint64`: InfluxDB gets them as `influxdb.uint64`."""
+    return frozenset(
+        (device.id, signal.name)
+        for device in config.devices
+        for signal in device.signals
+        if getattr(signal, "type", None) == "uint64"
+    )
 
 
 def sink_settings(config: Config) -> dict[str, object]:
@@ -75,7 +92,8 @@ def sink_settings(config: Config) -> dict[str, object]:
         out["mqtt"] = (config.mqtt.model_dump(), common)
     if config.influxdb.enabled:
         measurements = {device.id: device.measurement for device in config.devices}
-        out["influxdb"] = (config.influxdb.model_dump(), measurements, common)
+        unsigned = sorted(uint64_signals(config))
+        out["influxdb"] = (config.influxdb.model_dump(), measurements, unsigned, common)
     return out
 
 

@@ -36,10 +36,23 @@ def config_node_id(node_id: ua.NodeId, namespaces: list[str]) -> str:
 
 async def browse(client: Client, start: str = "i=85", depth: int = 3) -> list[BrowsedNode]:
     """The objects and variables below `start` (default: the Objects folder), depth first."""
-    from gateway.config.nodeids import parse_node_id
+    from gateway.config.nodeids import NodeIdError, parse_node_id
 
     namespaces = await client.get_namespace_array()
-    root = client.get_node(parse_node_id(start).resolve(namespaces))
+    node_id = parse_node_id(start).resolve(namespaces)
+    if node_id.NamespaceIndex >= len(namespaces):
+        raise NodeIdError(
+            f"the server has no namespace {node_id.NamespaceIndex} in {start!r} (it has "
+            f"{len(namespaces)}: {', '.join(f'{i}={uri}' for i, uri in enumerate(namespaces))})"
+        )
+    root = client.get_node(node_id)
+    try:
+        await root.read_node_class()
+    except ua.UaStatusCodeError as exc:
+        if exc.code != ua.StatusCodes.BadNodeIdUnknown:
+            raise
+        # Browsing a node that is not there lists nothing: say so instead of an empty tree.
+        raise NodeIdError(f"the server has no node {start!r}") from None
     out: list[BrowsedNode] = []
     await _walk(client, root, "", depth, namespaces, out)
     return out

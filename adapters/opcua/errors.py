@@ -50,6 +50,18 @@ class BadNode(OpcUaError, BadRequest):
     """A node id that cannot be parsed, or whose namespace the server does not have."""
 
 
+_OUR_CERTIFICATE_REFUSED = (
+    "BadSecurityChecksFailed",
+    "BadCertificateUntrusted",
+    "BadCertificateInvalid",
+    "BadCertificateUriInvalid",
+    "BadCertificateTimeInvalid",
+    "BadCertificateRevoked",
+)
+"""What a server answers when it refuses the certificate we present (its checks of OUR
+certificate: a server certificate we do not trust is refused on our side, as TrustError)."""
+
+
 def describe(exc: BaseException, endpoint: str) -> str:
     """A technician's sentence for a failure talking to `endpoint`."""
     if isinstance(exc, OpcUaError):
@@ -63,6 +75,12 @@ def describe(exc: BaseException, endpoint: str) -> str:
         hint = ""
         if "Identity" in text or "User" in text:
             hint = " (check username and password)"
+        elif text.startswith(_OUR_CERTIFICATE_REFUSED):
+            hint = (
+                " (the server does not trust our client certificate, security.certificate: "
+                "have its administrator trust it; many servers keep it under a 'rejected' "
+                "folder)"
+            )
         elif "Security" in text or "Certificate" in text:
             hint = " (check security: policy, mode, certificates)"
         return f"{endpoint} refused: {text}{hint}"

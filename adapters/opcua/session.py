@@ -24,7 +24,8 @@ from asyncua.crypto import security_policies
 
 from gateway.config.models import OpcUaDevice
 
-from .errors import TrustError, wrapped
+from .certs import check_expiry
+from .errors import Refused, TrustError, wrapped
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ async def _open(device: OpcUaDevice, trust_dir: Path | None) -> Session:
     security = device.security
     if security.policy != "None":
         assert security.certificate and security.private_key
+        expired = check_expiry(device.id, Path(security.certificate))
+        if expired is not None:
+            raise Refused(expired)
         # Servers check that the ApplicationUri we announce is the one in our certificate.
         client.application_uri = (
             _application_uri(Path(security.certificate)) or client.application_uri
@@ -121,6 +125,16 @@ async def _server_certificate(
 ) -> str | bytes:
     security = device.security
     if security.server_certificate:
+        # Compared here, not left to the handshake: a wrong pin then reads as what it is,
+        # not as a refusal or a lost connection.
+        pinned = _certificate_der(Path(security.server_certificate))
+        presented = await _presented(client, device)
+        if pinned is not None and pinned != presented:
+            raise TrustError(
+                f"device {device.id}: the server presents a different certificate than "
+                f"security.server_certificate ({security.server_certificate}); if the server's "
+                "certificate was renewed, export the new one to that file"
+            )
         return security.server_certificate
     if not security.trust_on_first_use:
         raise TrustError(
@@ -131,12 +145,31 @@ async def _server_certificate(
     if trust_dir is None:
         raise TrustError(f"device {device.id}: trust_on_first_use needs a folder to keep it in")
     stored = trust_dir / f"{device.id}.der"
-    endpoints = await client.connect_and_get_server_endpoints()
-    policy = security_policies.SecurityPolicyBasic256Sha256.URI
-    endpoint = Client.find_endpoint(endpoints, _MODES[security.mode], policy)
-    presented = _first_certificate(endpoint.ServerCertificate)
+    presented = await _presented(client, device)
     _pin(device.id, stored, presented)
     return presented
+
+
+async def _presented(client: Client, device: OpcUaDevice) -> bytes:
+    """The certificate the server presents on the endpoint of the device's policy and mode."""
+    endpoints = await client.connect_and_get_server_endpoints()
+    policy = security_policies.SecurityPolicyBasic256Sha256.URI
+    endpoint = Client.find_endpoint(endpoints, _MODES[device.security.mode], policy)
+    return _first_certificate(endpoint.ServerCertificate)
+
+
+def _certificate_der(path: Path) -> bytes | None:
+    """A certificate file (DER or PEM) as DER; None when it cannot be read (asyncua says)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        raw = path.read_bytes()
+        if raw.startswith(b"-----"):
+            return x509.load_pem_x509_certificate(raw).public_bytes(Encoding.DER)
+        return _first_certificate(raw)
+    except (OSError, ValueError):
+        return None
 
 
 def _pin(device_id: str, stored: Path, presented: bytes) -> None:

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .issues import ConfigError, ConfigIssue, format_path, sorted_issues
 from .limits import InputTooComplex, check_data
-from .messages import translate
+from .messages import translate, without_explained_missing
 from .models import Config
 from .rules import RULE_ERROR, Loc, reference_issues
 from .source import Document, YamlProblem, parse_yaml
@@ -51,7 +51,9 @@ def _check(data: object) -> tuple[Config | None, list[tuple[Loc, str]]]:
         return Config.model_validate(data), []
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        found = [pair for error in errors for pair in translate(error, data)]
+        found = without_explained_missing(
+            [pair for error in errors for pair in translate(error, data)]
+        )
         if not any(error["type"] == RULE_ERROR and not error["loc"] for error in errors):
             # Config checks the file-wide rules only when every field is valid: check them here.
             found += reference_issues(data.get("profiles"), data.get("devices"))

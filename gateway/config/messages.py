@@ -276,3 +276,24 @@ def translate(error: ErrorDetails, data: object) -> list[tuple[Loc, str]]:
         protocols = ", ".join(_tags(m)[0] for m in _union_args(_strip(models.Device)) or ())
         return [((*place.loc, key), f"missing required field '{key}' ({protocols})")]
     return [(place.loc, _message(error, place, data))]
+
+
+_GUESS = re.compile(r"^unknown key '[^']*'; did you mean '([^']*)'\?$")
+
+
+def without_explained_missing(found: list[tuple[Loc, str]]) -> list[tuple[Loc, str]]:
+    """`found` without a "missing required field 'X'" that an unknown key beside it explains
+    (`gatway:` -> "did you mean 'gateway'?"): the typo is the one thing to fix, and the missing
+    field, reported at the line of its parent, would come first and mislead."""
+    guessed = set()
+    for loc, message in found:
+        match = _GUESS.match(message)
+        if match and loc:
+            guessed.add((*loc[:-1], match.group(1)))
+    if not guessed:
+        return found
+    return [
+        (loc, message)
+        for loc, message in found
+        if not (loc in guessed and message.startswith("missing required field"))
+    ]

@@ -53,6 +53,7 @@ from .modbus import (
 )
 from .oee import SiteOee, oee_issues
 from .opcua import OpcUaDevice, OpcUaMethod, OpcUaSecurity, OpcUaSignal
+from .overlaps import overlap_issues
 from .plc import McDevice, McSignal, McType, S7Device, S7Signal, S7Type
 from .rules import Loc, reference_issues, rule_error, signal_kind
 from .sections import (
@@ -169,6 +170,7 @@ class Config(Strict):
         view = self.model_dump(include={"profiles", "devices"}, exclude_unset=True)
         issues = reference_issues(view.get("profiles"), view.get("devices"))
         issues += _alarm_name_issues(self.profiles, self.devices)
+        issues += overlap_issues(self.profiles, self.devices)
         if issues:
             raise rule_error(issues)
         for device in self.devices:

@@ -94,6 +94,15 @@ class TlsConfig(Strict):
         return self
 
 
+def protocol_text(value: object) -> object:
+    """`protocol: 5` as YAML gives it (an int) or `5.0`, as the text the field's choices are."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == 5:
+        return "5"
+    if isinstance(value, str) and value.strip() in ("5", "5.0", "v5"):
+        return "5"
+    return value
+
+
 class MqttConfig(Strict):
     """The MQTT sink (SPEC "MQTT")."""
 
@@ -104,6 +113,9 @@ class MqttConfig(Strict):
     username: str | None = None
     password: SecretStr | None = None
     tls: TlsConfig | None = None
+    protocol: Annotated[Literal["3.1.1", "5"], BeforeValidator(protocol_text)] = "3.1.1"
+    """`5` (MQTT 5): a publication the broker refuses (a PUBACK reason code such as "not
+    authorized") is an error and stays buffered; MQTT 3.1.1 has no way to say so."""
     qos: Annotated[Literal[0, 1, 2], BeforeValidator(number_text)] = 1
     retain: bool = True
     topic_prefix: str = Field("factory", pattern=r"^[^#+\s]*$")
@@ -135,6 +147,10 @@ class InfluxConfig(Strict):
     timeout: Timeout = 10.0
     gzip: bool = False
     """Compress writes: worth it on a slow uplink (a cellular modem), not on a LAN."""
+    uint64: Literal["integer", "unsigned", "string"] = "integer"
+    """The field type of a `uint64` signal: `integer` (int64: a value above
+    9223372036854775807 is left out, logged once), `unsigned` (`u` fields: InfluxDB 2.x/3.x;
+    InfluxDB 1.x refuses them) or `string` (the exact decimal, on every InfluxDB)."""
 
     @field_validator("url")
     @classmethod

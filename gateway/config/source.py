@@ -28,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .indentation import misaligned, over_indented
 from .limits import InputTooComplex, scan_yaml
 from .rules import Loc
 
@@ -82,11 +83,21 @@ _YAML_HINTS = {
 }
 
 
-def _yaml_problem(exc: YAMLError) -> YamlProblem:
+def _yaml_problem(exc: YAMLError, text: str) -> YamlProblem:
     if not isinstance(exc, MarkedYAMLError):
         return YamlProblem(f"not valid YAML: {exc}", None)
     mark = exc.problem_mark or exc.context_mark
     problem = exc.problem or "not valid YAML"
+    if mark is not None:
+        # Most of these are a line indented wrong: say so in plain words when it is.
+        if "mapping values are not allowed" in problem:
+            plain = over_indented(text, mark.line)
+        elif "<block" in problem:
+            plain = misaligned(text, mark.line)
+        else:
+            plain = None
+        if plain is not None:
+            return YamlProblem(plain, mark.line + 1)
     if exc.context and exc.context_mark is not None:
         context = f"{exc.context} (line {exc.context_mark.line + 1})"
         problem = f"{context}, {problem}" if problem.startswith("but ") else f"{problem}, {context}"
@@ -242,8 +253,8 @@ def parse_yaml(text: str, env: Mapping[str, str] | None, *, pure: bool = False) 
         try:
             YAML(typ="rt").load(text)
         except YAMLError as precise:
-            raise _yaml_problem(precise) from precise
-        raise _yaml_problem(exc) from exc
+            raise _yaml_problem(precise, text) from precise
+        raise _yaml_problem(exc, text) from exc
     builder = _Builder(env, yaml.constructor)
     builder.doc.lines[()] = 1
     builder.doc.data = None if node is None else builder.build(node, ())

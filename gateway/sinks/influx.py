@@ -185,10 +185,12 @@ class InfluxSink(SinkBase):
         outbox: Outbox[str],
         *,
         backoff: Backoff | None = None,
+        unsigned: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
+        """`unsigned`: the (device, signal) pairs declared `uint64` (see `LineEncoder`)."""
         super().__init__(outbox, backoff)
         self.config = config
-        self.encoder = LineEncoder(identity, measurements)
+        self.encoder = LineEncoder(identity, measurements, unsigned, config.uint64)
         self.writer = InfluxWriter(config)
         self._full = asyncio.Event()
         self._reached = False
@@ -204,11 +206,12 @@ class InfluxSink(SinkBase):
         share: int,
         *,
         backoff: Backoff | None = None,
+        unsigned: frozenset[tuple[str, str]] = frozenset(),
     ) -> InfluxSink:
         """A sink with its outbox in `{buffer.path}/influxdb`, at most `share` bytes, loaded
         with what a previous run left there."""
         outbox = open_outbox(buffer, cls.name, share, str.encode, bytes.decode)
-        return cls(config, identity, measurements, outbox, backoff=backoff)
+        return cls(config, identity, measurements, outbox, backoff=backoff, unsigned=unsigned)
 
     @property
     def connected(self) -> bool:

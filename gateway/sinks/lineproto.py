@@ -11,10 +11,13 @@ once; after that a point costs one f-string per field (~0.7 µs a point, LIBRARI
 8 µs for influxdb-client's `Point`).
 
 Field types must never change: InfluxDB refuses a whole write when a field that holds integers
-receives a float. The first value of each field fixes its type here; an integer later written
+receives a float. A signal declared `uint64` gets the type `influxdb.uint64` chooses (integer,
+unsigned or string: InfluxDB's integers are int64, and InfluxDB 1.x stores no unsigned ones);
+for the others, the first value of each field fixes its type here; an integer later written
 to a float field is written as a float, an integral float to an integer field as an integer,
 and anything else (a string where a number was) is left out of the point, counted, and
-reported once per field.
+reported once per field. A whole number above int64's range in an integer field is left out
+too, and the log says so and what to set.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ _KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": r"\n"})
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
+UINT64_MAX = 2**64 - 1
+UINT64_KINDS = {"integer": "i", "unsigned": "u", "string": "s"}
+"""`influxdb.uint64` -> the field type of a uint64 signal."""
 
 
 def escape_measurement(name: str) -> str:
@@ -51,7 +57,10 @@ def string_field(value: str) -> str:
 
 
 def kind_of(value: object) -> str:
-    """The line-protocol type of a Python value: b(ool), i(nteger), f(loat) or s(tring)."""
+    """The line-protocol type of a Python value: b(ool), i(nteger), f(loat) or s(tring).
+
+    A whole number beyond int64 is `f` here (what a field of unknown type can take); an
+    encoder that knows the signal is uint64 gives it `u` or `s` instead."""
     if isinstance(value, bool):
         return "b"
     if isinstance(value, int):
@@ -73,6 +82,10 @@ def render(kind: str, value: object) -> str | None:
         if INT64_MIN <= number <= INT64_MAX:
             return f"{number}i"
         return None
+    if kind == "u" and isinstance(value, int) and not isinstance(value, bool):
+        return f"{value}u" if 0 <= value <= UINT64_MAX else None
+    if kind == "s" and have in ("i", "f") and isinstance(value, int):
+        return string_field(str(value))  # exact: a whole number as its decimal text
     if kind == "b" and have == "b":
         return "true" if value else "false"
     if kind == "s" and have == "s":
@@ -90,7 +103,15 @@ class _Device:
 class LineEncoder:
     """Encodes batches as points for one gateway; remembers each field's type (see module doc)."""
 
-    def __init__(self, identity: GatewayIdentity, measurements: dict[str, str]) -> None:
+    def __init__(
+        self,
+        identity: GatewayIdentity,
+        measurements: dict[str, str],
+        unsigned: frozenset[tuple[str, str]] = frozenset(),
+        uint64: str = "integer",
+    ) -> None:
+        """`unsigned`: the (device, signal) pairs declared `uint64`, written as `uint64`
+        (`influxdb.uint64`) says."""
         self._tags = {
             "site": identity.site,
             "area": identity.area,
@@ -98,6 +119,8 @@ class LineEncoder:
             "gateway": identity.id,
         }
         self._measurements = measurements
+        self._unsigned = unsigned
+        self._uint64_kind = UINT64_KINDS[uint64]
         self._devices: dict[str, _Device] = {}
         self._field_kinds: dict[tuple[str, str], str] = {}
         self.conflicts = 0
@@ -180,14 +203,32 @@ class LineEncoder:
 
     def _field(self, device: str, signal: str, value: object) -> tuple[str, str]:
         measurement = self._measurements.get(device, "machine")
-        kind = self._field_kinds.setdefault((measurement, signal), kind_of(value))
+        if (device, signal) in self._unsigned:
+            natural = self._uint64_kind
+        else:
+            natural = kind_of(value)
+            if natural == "f" and isinstance(value, int):
+                natural = "i"  # beyond int64: an integer field, not a float that rounds it
+        kind = self._field_kinds.setdefault((measurement, signal), natural)
         return escape_key(signal), kind
 
     def _conflict(self, device: str, signal: str, kind: str, value: object) -> None:
         self.conflicts += 1
         if (device, signal) not in self._reported:
             self._reported.add((device, signal))
-            names = {"b": "boolean", "i": "integer", "f": "float", "s": "string"}
+            if kind == "i" and isinstance(value, int) and not isinstance(value, bool):
+                log.error(
+                    "influxdb: device %s signal %s: %d is beyond InfluxDB's integers (int64, "
+                    "%d..%d); left out of the point. For a uint64 signal set influxdb.uint64: "
+                    "string (exact, every InfluxDB) or unsigned (InfluxDB 2.x/3.x)",
+                    device,
+                    signal,
+                    value,
+                    INT64_MIN,
+                    INT64_MAX,
+                )
+                return
+            names = {"b": "boolean", "i": "integer", "f": "float", "s": "string", "u": "unsigned"}
             log.error(
                 "influxdb: device %s signal %s: %r is not a %s like its earlier values; "
                 "left out of the point (InfluxDB would refuse the field)",

@@ -88,7 +88,10 @@ class InFlight:
 class MqttSink(SinkBase):
     """Publishes to one MQTT broker (SPEC "MQTT"): per_signal or per_device, states, status.
 
-    MQTT 3.1.1, clean session. `submit` and `state_changed` only queue and return; `run()`
+    MQTT 3.1.1 or 5 (`mqtt.protocol`), clean session. With MQTT 5, a publication the broker
+    refuses (a PUBACK reason code) ends the connection with that error; its batch stays in the
+    outbox and is sent again after the backoff, which grows while the refusals last.
+    `submit` and `state_changed` only queue and return; `run()`
     connects, publishes and reconnects until cancelled or closed; `close()` says goodbye.
     `outbox` is the sink's store-and-forward buffer (`MqttSink.open` makes one).
     """
@@ -123,6 +126,9 @@ class MqttSink(SinkBase):
         self._conn: Connection | None = None
         self._sealed = False
         """No new publications on the current connection: `close()` is saying goodbye."""
+        self._refusing = False
+        """The last connection ended because the broker refused a publication (MQTT 5): the
+        outage, and the growing backoff, last until the broker accepts data again."""
 
     @classmethod
     def open(
@@ -213,7 +219,7 @@ class MqttSink(SinkBase):
         """One connection, from connect to loss or close."""
         self._idle.clear()
         try:
-            will = Will(self.topics.gateway, self.encoder.gateway_payload("offline"))
+            will = Will(self.topics.gateway, self.encoder.will_payload())
             client_id = self.config.client_id or f"gerbang-{self.identity.id}"
             conn = await connect(self.config, client_id, will, self._wake, self._progress)
             if self._closing:
@@ -227,6 +233,9 @@ class MqttSink(SinkBase):
                 self._conn = None
                 self._requeue(conn)
                 await teardown(conn)
+            if conn.refusal is not None and not self._closing:
+                self._refusing = True
+                raise MqttError(conn.refusal)
             if conn.reason is not None and not self._closing and self._outage.failed(conn.reason):
                 log.warning(
                     "mqtt %s:%d: %s; %d items waiting for the broker",
@@ -241,13 +250,18 @@ class MqttSink(SinkBase):
     def _connected(self, conn: Connection) -> None:
         self._conn = conn
         self._sealed = False
-        self._backoff.reset()
         where = f"{self.config.host}:{self.config.port}"
+        if self._refusing:
+            # Connected, but not recovered until the broker accepts what it refused.
+            log.debug("mqtt %s: connected; sending again what the broker refused", where)
+            return
+        self._backoff.reset()
         down_for = self._outage.recovered()
         if down_for is None:
             log.info(
-                "mqtt %s: connected (MQTT 3.1.1, QoS %d, %s)",
+                "mqtt %s: connected (MQTT %s, QoS %d, %s)",
                 where,
+                self.config.protocol,
                 self.config.qos,
                 self.config.mode,
             )
@@ -309,7 +323,18 @@ class MqttSink(SinkBase):
         return False
 
     def _take_acks(self, conn: Connection) -> None:
-        self.delivered += conn.take_acks(self.outbox)
+        delivered = conn.take_acks(self.outbox)
+        self.delivered += delivered
+        if delivered and self._refusing and conn.refusal is None:
+            self._refusing = False
+            self._backoff.reset()
+            down_for = self._outage.recovered() or 0.0
+            log.warning(
+                "mqtt %s:%d: the broker accepts our publications again after %.0f s",
+                self.config.host,
+                self.config.port,
+                down_for,
+            )
 
     def _requeue(self, conn: Connection) -> None:
         """The connection ended: what it did not deliver will be sent again, in order."""

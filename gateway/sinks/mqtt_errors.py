@@ -91,6 +91,16 @@ def refused(reason: str) -> MqttError:
     )
 
 
+def publish_refused(topic: str, reason: str) -> str:
+    """The broker refused a publication to `topic` with `reason` (MQTT 5's reason-code name)."""
+    hint = (
+        "check the broker's ACL for this topic and mqtt.username"
+        if reason == "Not authorized"
+        else "the data stays in the buffer and is sent again"
+    )
+    return f"the broker refused a publication to {topic}: {reason} ({hint})"
+
+
 def lost(reason: str, from_server: bool) -> str:
     """Why a connection that was up ended, from paho's `on_disconnect` reason name."""
     if from_server:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 import ssl
 from collections import deque
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
+from paho.mqtt import _packet
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from gateway.buffer import Outbox
@@ -34,6 +36,7 @@ from gateway.sinks.mqtt_errors import (
     connect_failed,
     lost,
     no_connack,
+    publish_refused,
     refused,
     tls_setup_failed,
 )
@@ -64,6 +67,10 @@ class Connection:
     """mid -> message, in the order sent (dicts keep insertion order)."""
     unacked: dict[int, int] = field(default_factory=dict)
     """Outbox entry seq -> its messages sent on this connection and not yet acknowledged."""
+    refusal: str | None = None
+    """Why the broker refused a publication (an MQTT 5 PUBACK/PUBCOMP reason code), if it did:
+    the connection is then ended, and the refused message's batch stays in the outbox."""
+    refused_messages: list[Message] = field(default_factory=list)
 
     def end(self, reason: str) -> None:
         """Mark the connection over (the first reason given is kept)."""
@@ -104,9 +111,23 @@ class Connection:
                 outbox.ack(entry)
         return delivered
 
+    def refused(self, mid: int, reason: str) -> None:
+        """The broker refused the publication `mid`: say which and why, and end the connection
+        (the sink reconnects with a growing backoff and sends the batch again from there)."""
+        # Out of the window now: the PUBCOMP paho still gets after a refused PUBREC must not
+        # count it as delivered. `abandon` hands it back with the rest.
+        message = self.inflight.pop(mid, None)
+        if message is None:
+            return
+        self.refused_messages.append(message)
+        if self.refusal is None:
+            self.refusal = publish_refused(message.topic, reason)
+            self.end(self.refusal)
+
     def abandon(self) -> list[Message]:
         """Forget what is in flight (the connection ended); the messages that were."""
-        messages = list(self.inflight.values())
+        messages = [*self.refused_messages, *self.inflight.values()]
+        self.refused_messages.clear()
         self.inflight.clear()
         self.unacked.clear()
         return messages
@@ -142,7 +163,14 @@ async def connect(
     conn = Connection(client, loop.create_future())
     _wire(conn, loop, wake, progress)
     keepalive = max(1, round(config.keepalive))
-    connecting = loop.run_in_executor(None, client.connect, config.host, config.port, keepalive)
+    if config.protocol == "5":
+        # MQTT 5 has clean_start where 3.1.1 has clean_session (which paho refuses for 5).
+        start = functools.partial(
+            client.connect, config.host, config.port, keepalive, clean_start=True
+        )
+    else:
+        start = functools.partial(client.connect, config.host, config.port, keepalive)
+    connecting = loop.run_in_executor(None, start)
     try:
         await asyncio.shield(connecting)
     except asyncio.CancelledError:
@@ -176,16 +204,21 @@ async def connect(
 async def teardown(conn: Connection) -> None:
     """Disconnect (if still connected) and join paho's thread, off the event loop."""
     client = conn.client
+    # The callbacks hold the connection, which holds the client: break the cycle, or paho's
+    # socket pair may be collected before the client can close it (a ResourceWarning).
     client.on_connect = client.on_disconnect = client.on_publish = None
+    if isinstance(client, _Client):
+        client.on_pubrec_refused = None
     await asyncio.get_running_loop().run_in_executor(None, _stop_client, client)
 
 
 def _new_client(config: MqttConfig, client_id: str, will: Will) -> paho.Client:
-    client = paho.Client(
+    v5 = config.protocol == "5"
+    client = _Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
-        clean_session=True,
-        protocol=MQTTProtocolVersion.MQTTv311,
+        clean_session=None if v5 else True,
+        protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
         reconnect_on_failure=False,
     )
     client.connect_timeout = CONNECT_TIMEOUT
@@ -221,13 +254,23 @@ def _wire(
         progress.set()
         _settle(conn.connack, None)
 
+    def refused(mid: int, reason: str) -> None:
+        conn.refused(mid, reason)
+        wake.set()
+        progress.set()
+
     def on_connect(_c: Any, _u: Any, _flags: Any, reason: Any, _p: Any) -> None:
         _call(loop, _settle, conn.connack, reason)
 
     def on_disconnect(_c: Any, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         _call(loop, ended, lost(str(reason), flags.is_disconnect_packet_from_server))
 
-    def on_publish(_c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+    def on_publish(_c: Any, _u: Any, mid: int, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            # MQTT 5 only (3.1.1 acks carry no reason): the broker refused this publication
+            # in its PUBACK or PUBCOMP (a refusing PUBREC: `_Client`).
+            _call(loop, refused, mid, str(reason))
+            return
         # One wake-up per burst of acks. `acks_ready` clears the flag before the pump reads
         # the deque, so an ack appended after that schedules a wake-up of its own.
         conn.acks.append(mid)
@@ -235,9 +278,33 @@ def _wire(
             conn.ack_wake_pending = True
             _call(loop, acks_ready)
 
+    client = conn.client
+    if isinstance(client, _Client):
+        client.on_pubrec_refused = lambda mid, reason: _call(loop, refused, mid, reason)
     conn.client.on_connect = on_connect
     conn.client.on_disconnect = on_disconnect
     conn.client.on_publish = on_publish
+
+
+class _Client(paho.Client):
+    """paho's client, told about a PUBREC (QoS 2) that refuses the publication.
+
+    paho 2.2 ignores PUBREC's reason code (a TODO in `_handle_pubrec`), sends PUBREL anyway,
+    and mosquitto answers with a successful PUBCOMP: a refused QoS 2 message would look
+    delivered. This reads the reason first, with paho's own decoder, and reports a refusal
+    to `on_pubrec_refused` (in paho's thread) before paho carries on as before.
+    """
+
+    on_pubrec_refused: Callable[[int, str], None] | None = None
+
+    def _handle_pubrec(self) -> MQTTErrorCode:
+        hook = self.on_pubrec_refused
+        if hook is not None and self._protocol == MQTTProtocolVersion.MQTTv5:
+            packet = self._in_packet
+            result = _packet.decode_pubrec(packet["command"], packet["packet"], self._protocol)
+            if result.reason.is_failure:
+                hook(result.mid, str(result.reason))
+        return super()._handle_pubrec()
 
 
 class _ClosingSSLSocket(ssl.SSLSocket):

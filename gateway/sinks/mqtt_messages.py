@@ -23,6 +23,7 @@ from gateway.sinks.topics import (
     gateway_payload,
     signal_payload,
     state_payload,
+    will_payload,
 )
 
 
@@ -102,10 +103,14 @@ class Encoder:
     def __init__(self, config: MqttConfig, identity: GatewayIdentity, version: str) -> None:
         self.topics = TopicCache(config.topic_prefix, identity)
         self.version = version
+        self._gateway_id = identity.id
         self._data_qos = config.qos
         # A state must not be lost even when the user accepts losing samples (QoS 0).
         self._state_qos = max(config.qos, 1)
         self._retain = config.retain
+        self._bad: dict[str, set[str]] = {}
+        """per_device: each device's signals bad in their latest sample, named in every
+        message until a good sample (or a new device state) clears them."""
         self.batch: Callable[[Batch], list[Message]] = (
             self._device if config.mode == "per_device" else self._signals
         )
@@ -127,7 +132,7 @@ class Encoder:
         return [
             Message(
                 self.topics.device(batch.device),
-                device_payload(batch),
+                device_payload(batch, self._bad.setdefault(batch.device, set())),
                 self._data_qos,
                 self._retain,
                 len(batch.samples),
@@ -136,9 +141,11 @@ class Encoder:
 
     def state(self, change: StateChange) -> Message:
         """A device's retained `$state`."""
+        # A device that reconnects reads every signal again; what was bad is read anew.
+        self._bad.pop(change.device, None)
         return Message(
             self.topics.state(change.device),
-            state_payload(change),
+            state_payload(change, self._gateway_id),
             self._state_qos,
             True,
             kind=Kind.STATE,
@@ -160,5 +167,9 @@ class Encoder:
         return Message(self.topics.gateway, self.gateway_payload(state), 1, True, kind=Kind.GATEWAY)
 
     def gateway_payload(self, state: str) -> bytes:
-        """The payload of the gateway's state (also the last will's)."""
+        """The payload of the gateway's state, stamped now."""
         return gateway_payload(state, self.version, now_ms())
+
+    def will_payload(self) -> bytes:
+        """The payload of the last will (no `ts`: see `topics.will_payload`)."""
+        return will_payload(self.version)

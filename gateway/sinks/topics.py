@@ -107,34 +107,69 @@ def signal_payload(sample: Sample) -> bytes:
     return orjson.dumps(payload)
 
 
-def device_payload(batch: Batch) -> bytes:
-    """per_device: `{"ts": ms, "values": {...}, "bad": [names]}`, one message per scan.
+def device_payload(batch: Batch, still_bad: set[str] | None = None) -> bytes:
+    """per_device: `{"ts": ms, "values": {...}, "bad": [names], "units": {name: unit}}`, one
+    message per scan.
 
-    `values` holds good and uncertain samples; `bad` names the signals that could not be read.
-    When some values are uncertain, `"uncertain": [names]` lists them (an addition to the SPEC).
+    `values` holds good and uncertain samples; `bad` names the signals that could not be read
+    in this scan, then, sorted, those of `still_bad` (bad in an earlier scan and not read since:
+    an OPC UA subscription reports a node once, not every scan). `still_bad`, the device's own
+    set kept by the caller, is updated in place to what is bad after this scan. `units`
+    gives the unit of each value that has one (left out when none has). When some values are
+    uncertain, `"uncertain": [names]` lists them (an addition to the SPEC).
     """
     values: dict[str, object] = {}
     bad: list[str] = []
     uncertain: list[str] = []
+    units: dict[str, str] = {}
     for sample in batch.samples:
         if sample.quality is BAD or sample.value is None:
             bad.append(sample.signal)
             continue
         values[sample.signal] = sample.value
+        if still_bad:
+            still_bad.discard(sample.signal)
+        if sample.unit is not None:
+            units[sample.signal] = sample.unit
         if sample.quality is UNCERTAIN:
             uncertain.append(sample.signal)
+    if still_bad is not None:
+        earlier = sorted(still_bad.difference(bad))
+        still_bad.update(bad)
+        bad.extend(earlier)
+    payload: dict[str, object] = {"ts": batch.ts, "values": values, "bad": bad}
+    if units:
+        payload["units"] = units
     if uncertain:
-        return orjson.dumps({"ts": batch.ts, "values": values, "bad": bad, "uncertain": uncertain})
-    return orjson.dumps({"ts": batch.ts, "values": values, "bad": bad})
+        payload["uncertain"] = uncertain
+    return orjson.dumps(payload)
 
 
-def state_payload(change: StateChange) -> bytes:
-    """`{"state": "online"|"offline"|"error", "ts": ms, "error": "..."}` (error only when set)."""
+def state_payload(change: StateChange, gateway: str) -> bytes:
+    """`{"state": "online"|"offline"|"error", "ts": ms, "gateway": id, "error": "..."}` (error
+    only when set).
+
+    `gateway` names the gateway that polls the device: its state, on
+    `{prefix}/{site}/$gateway/{gateway}`, says whether this retained message still holds. When
+    the gateway dies, its last will says offline and nothing updates the device states.
+    """
     if change.error is None:
-        return orjson.dumps({"state": change.state, "ts": change.ts})
-    return orjson.dumps({"state": change.state, "ts": change.ts, "error": change.error})
+        return orjson.dumps({"state": change.state, "ts": change.ts, "gateway": gateway})
+    return orjson.dumps(
+        {"state": change.state, "ts": change.ts, "gateway": gateway, "error": change.error}
+    )
 
 
 def gateway_payload(state: str, version: str, ts: int) -> bytes:
     """`{"state": "online"|"offline", "version": ..., "ts": ms}` for the gateway topic."""
     return orjson.dumps({"state": state, "version": version, "ts": ts})
+
+
+def will_payload(version: str) -> bytes:
+    """`{"state": "offline", "version": ..., "will": true}`: the last will, without `ts`.
+
+    The broker publishes the will when it finds the connection gone (up to 1.5 x keepalive
+    after the gateway died), a time the gateway cannot know when it sets the will at connect:
+    a `ts` would be the connect time. A consumer takes the time it received the will.
+    """
+    return orjson.dumps({"state": "offline", "version": version, "will": True})

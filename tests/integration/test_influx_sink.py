@@ -258,3 +258,59 @@ async def test_a_report_is_a_point_of_its_own_measurement(influxd, database, sin
     assert rows == [{"time": ts, **fields, "shift": "pagi", "device": "furnace-1", **TAGS}], (
         "the NaN-only report is not written"
     )
+
+
+# -- uint64 --------------------------------------------------------------------------------
+
+UINT64_MAX = 2**64 - 1
+
+
+async def test_uint64_beyond_int64_is_said_once_and_left_out_by_default(
+    influxd, database, sinks, caplog
+) -> None:
+    """InfluxDB 1.x stores int64: the value would be refused ("not a integer") or rounded as a
+    float; it is left out, with one log line that says why and what to set."""
+    sink = sinks.start(api="v1", url=influxd.url, database=database)
+    sink.submit(scan(1000, counter=5))
+    sink.submit(scan(2000, counter=UINT64_MAX, other=1))
+    sink.submit(scan(3000, counter=UINT64_MAX, other=2))
+    await eventually(lambda: sink.status().backlog == 0 and sink.status().delivered >= 3)
+    rows = influxd.query("SELECT counter, other FROM furnace", db=database)
+    assert [(r["counter"], r["other"]) for r in rows] == [(5, None), (None, 1), (None, 2)]
+    said = [r.message for r in caplog.records if "beyond InfluxDB's integers" in r.message]
+    assert len(said) == 1, said
+    assert "influxdb.uint64" in said[0] and str(UINT64_MAX) in said[0]
+
+
+async def test_uint64_as_string_is_exact_on_influxdb_1(tmp_path, influxd, database) -> None:
+    config = InfluxConfig.model_validate(
+        {
+            "enabled": True,
+            "api": "v1",
+            "url": influxd.url,
+            "database": database,
+            "flush_interval": "100ms",
+            "uint64": "string",
+        }
+    )
+    sink = InfluxSink.open(
+        config,
+        IDENTITY,
+        {"furnace-1": "furnace"},
+        BufferConfig(path=str(tmp_path / "b")),
+        10_000_000,
+        unsigned=frozenset({("furnace-1", "counter")}),
+    )
+    task = asyncio.create_task(sink.run())
+    try:
+        sink.submit(scan(1000, counter=5, small=UINT64_MAX // 2))
+        sink.submit(scan(2000, counter=UINT64_MAX))
+        await eventually(lambda: sink.status().delivered == 3)
+        rows = influxd.query("SELECT counter FROM furnace", db=database)
+        assert [r["counter"] for r in rows] == ["5", str(UINT64_MAX)]
+        keys = influxd.query("SHOW FIELD KEYS FROM furnace", db=database)
+        assert {r["fieldKey"]: r["fieldType"] for r in keys}["counter"] == "string"
+    finally:
+        await sink.close(deadline=2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

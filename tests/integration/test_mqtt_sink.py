@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from signal import SIGHUP
 from typing import Any
 
 import pytest
@@ -210,9 +211,14 @@ async def test_device_state_is_retained_and_only_the_latest_is_sent(mosquitto, s
         furnace, boiler = f"{BASE}/furnace-1/$state", f"{BASE}/boiler-2/$state"
         await late.wait_for(lambda: late.last(furnace) and late.last(boiler))
         assert late.values(furnace) == [
-            {"state": "error", "ts": 7, "error": "device furnace-1: timeout"}
+            {
+                "state": "error",
+                "ts": 7,
+                "gateway": "casting-01",
+                "error": "device furnace-1: timeout",
+            }
         ]
-        assert late.values(boiler) == [{"state": "offline", "ts": 8}]
+        assert late.values(boiler) == [{"state": "offline", "ts": 8, "gateway": "casting-01"}]
         assert late.last(furnace).retain and late.last(boiler).retain
 
 
@@ -261,11 +267,8 @@ async def test_last_will_when_the_gateway_process_is_killed(
         proc.kill()  # SIGKILL: no DISCONNECT, no goodbye
         await asyncio.wait_for(proc.wait(), 10)
     await subscriber.wait_for(lambda: subscriber.last(topic).json()["state"] == "offline")
-    assert subscriber.last(topic).json() == {
-        "state": "offline",
-        "version": "1.0.0",
-        "ts": subscriber.last(topic).json()["ts"],
-    }
+    # No ts: the will is set at connect, and the broker publishes it when it notices.
+    assert subscriber.last(topic).json() == {"state": "offline", "version": "1.0.0", "will": True}
 
 
 async def test_clean_close_delivers_the_queue_then_says_offline(
@@ -556,3 +559,66 @@ async def test_a_report_is_retained_even_from_the_buffer_after_a_restart(
         await second.close(deadline=1)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+# -- MQTT 5: refusals ------------------------------------------------------------------------
+
+
+def acl_broker(tmp_path: Path) -> Mosquitto:
+    """A broker whose ACL lets anonymous clients publish the gateway's state and device `ok`'s
+    topics only: every other device's data is refused ("not authorized")."""
+    acl = tmp_path / "acl"
+    acl.write_text(
+        f"topic readwrite {GATEWAY}\ntopic readwrite {BASE}/ok/#\ntopic readwrite {BASE}/ok\n"
+    )
+    return Mosquitto(tmp_path / "acl-broker", options=[f"acl_file {acl}"])
+
+
+@pytest.mark.parametrize("qos", [1, 2])
+async def test_mqtt5_a_refused_publish_is_an_error_and_stays_buffered(
+    tmp_path, sinks, caplog, qos
+) -> None:
+    async with acl_broker(tmp_path) as broker, Subscriber(broker) as sub:
+        sink = sinks.start(broker, protocol=5, qos=qos)
+        sink.submit(scan("ok", 1, x=1))
+        await sub.wait_for(lambda: sub.last(f"{BASE}/ok/x"))
+        await eventually(lambda: sink.status().delivered == 1)
+        sink.submit(scan("secret", 2, x=2, y=3))
+        await eventually(lambda: sink.status().last_error is not None)
+        status = sink.status()
+        assert "refused a publication to" in status.last_error
+        assert f"{BASE}/secret/" in status.last_error
+        assert "not authorized" in status.last_error.lower()
+        assert status.delivered == 1, "a refused publication is never counted as delivered"
+        assert status.backlog == 2, "the refused scan stays in the buffer"
+        errors = [r for r in caplog.records if r.levelname == "ERROR" and "refused" in r.message]
+        assert errors, "the refusal is logged"
+
+
+async def test_mqtt311_is_the_default_and_5_is_spoken_when_asked(tmp_path, sinks) -> None:
+    async with Mosquitto(tmp_path / "b") as broker, Subscriber(broker) as sub:
+        v5 = sinks.start(broker, protocol="5", client_id="v5")
+        v3 = sinks.start(broker, client_id="v3")
+        v5.submit(scan("d", 1, a=1))
+        v3.submit(scan("d", 1, b=1))
+        await sub.wait_for(lambda: sub.last(f"{BASE}/d/a") and sub.last(f"{BASE}/d/b"))
+        # mosquitto logs the protocol as p5 (MQTT 5) and p2 (3.1.1).
+        await eventually(lambda: "v5 (p5" in broker.log() and "v3 (p2" in broker.log())
+
+
+async def test_mqtt5_refused_data_is_delivered_once_the_broker_allows_it(
+    tmp_path, sinks, caplog
+) -> None:
+    async with acl_broker(tmp_path) as broker, Subscriber(broker) as sub:
+        sink = sinks.start(broker, protocol=5)
+        sink.submit(scan("secret", 1, x=1))
+        await eventually(lambda: sink.status().last_error is not None)
+        assert sink.status().delivered == 0 and sink.status().backlog == 1
+        # The administrator fixes the ACL; mosquitto reads it again on SIGHUP.
+        (tmp_path / "acl").write_text(f"topic readwrite {GATEWAY}\ntopic readwrite {BASE}/#\n")
+        os.kill(broker.pid, SIGHUP)
+        await sub.wait_for(lambda: sub.last(f"{BASE}/secret/x"), 20)
+        await eventually(lambda: sink.status().delivered == 1)
+        status = sink.status()
+        assert status.backlog == 0 and status.last_error is None and status.connected
+        assert any("accepts our publications again" in r.message for r in caplog.records)

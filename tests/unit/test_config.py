@@ -208,7 +208,7 @@ def test_an_unknown_key_suggests_the_closest() -> None:
             adress: 3
     """)
     assert issues_of(text) == [
-        "gw.yaml:9: devices[0].signals[0].address: missing required field 'address'",
+        # The typo explains the missing `address`: it alone is reported.
         "gw.yaml:11: devices[0].signals[0].adress: unknown key 'adress'; did you mean 'address'?",
     ]
 
@@ -484,11 +484,10 @@ def test_validate_data_gives_the_same_messages_without_lines() -> None:
             }
         )
     assert [str(issue) for issue in caught.value.issues] == [
-        "devices[0].host: missing required field 'host'",
         "devices[0].hots: unknown key 'hots'; did you mean 'host'?",
     ]
     assert caught.value.issues[0] == ConfigIssue(
-        None, None, "devices[0].host", "missing required field 'host'"
+        None, None, "devices[0].hots", "unknown key 'hots'; did you mean 'host'?"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -101,3 +102,23 @@ def test_string_fields_are_quoted_without_a_bare_quote_inside(value: str) -> Non
             continue
         assert inner[i] != '"'
         i += 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "field"),
+    [("unsigned", "c=18446744073709551615u"), ("string", 'c="18446744073709551615"')],
+)
+def test_a_uint64_signal_is_written_as_influxdb_uint64_says(mode: str, field: str) -> None:
+    encoder = LineEncoder(GatewayIdentity(id="g"), {}, frozenset({("d", "c")}), mode)
+    small = encoder.line(Batch("d", 1, [Sample("c", 5, GOOD, 1)]))
+    big = encoder.line(Batch("d", 2, [Sample("c", 2**64 - 1, GOOD, 2)]))
+    assert small is not None and big is not None
+    assert small[0].endswith(" " + field.replace("18446744073709551615", "5") + " 1")
+    assert big[0].endswith(f" {field} 2")
+
+
+def test_a_first_value_beyond_int64_is_not_rounded_into_a_float_field() -> None:
+    encoder = LineEncoder(GatewayIdentity(id="g"), {})
+    assert encoder.line(Batch("d", 1, [Sample("c", 2**64 - 1, GOOD, 1)])) is None
+    point = encoder.line(Batch("d", 2, [Sample("c", 7, GOOD, 2)]))
+    assert point is not None and point[0].endswith(" c=7i 2"), "the field stays integer"

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.config.models import GatewayIdentity
+from gateway.config.models import GatewayIdentity, MqttConfig
 from gateway.model import BAD, GOOD, UNCERTAIN, Batch, DeviceState, Sample, StateChange
+from gateway.sinks.mqtt_messages import Encoder
 from gateway.sinks.topics import (
     TopicCache,
     device_payload,
@@ -19,6 +20,7 @@ from gateway.sinks.topics import (
     signal_topic,
     state_payload,
     state_topic,
+    will_payload,
 )
 
 FULL = GatewayIdentity(id="casting-01", site="pasuruan", area="casting", line="line-1")
@@ -161,18 +163,62 @@ def test_device_payload_includes_uncertain_values_and_names_them() -> None:
 
 
 def test_state_and_gateway_payloads() -> None:
-    assert orjson.loads(state_payload(StateChange("d", DeviceState.ONLINE, 7))) == {
+    assert orjson.loads(state_payload(StateChange("d", DeviceState.ONLINE, 7), "gw-1")) == {
         "state": "online",
         "ts": 7,
+        "gateway": "gw-1",
     }
     change = StateChange("d", DeviceState.ERROR, 8, "device d: no answer from 10.0.0.5:502")
-    assert orjson.loads(state_payload(change)) == {
+    assert orjson.loads(state_payload(change, "gw-1")) == {
         "state": "error",
         "ts": 8,
+        "gateway": "gw-1",
         "error": "device d: no answer from 10.0.0.5:502",
     }
+    assert orjson.loads(will_payload("1.2.3")) == {
+        "state": "offline",
+        "version": "1.2.3",
+        "will": True,
+    }, "no ts: the gateway cannot know when the broker will publish it"
     assert orjson.loads(gateway_payload("online", "1.2.3", 9)) == {
         "state": "online",
         "version": "1.2.3",
         "ts": 9,
+    }
+
+
+def test_per_device_names_a_bad_signal_in_every_message_while_it_stays_bad() -> None:
+    """An OPC UA subscription reports a bad node once; the scans after it leave it out."""
+    config = MqttConfig.model_validate({"mode": "per_device"})
+    encoder = Encoder(config, GatewayIdentity(id="g"), "1.0")
+
+    def bad_of(*samples: Sample) -> list[str]:
+        (message,) = encoder.batch(Batch("d", 1, list(samples)))
+        return orjson.loads(message.payload)["bad"]
+
+    assert bad_of(
+        Sample("a", 1, GOOD, 1), Sample("ghost", None, BAD, 1, None, "BadNodeIdUnknown")
+    ) == ["ghost"]
+    assert bad_of(Sample("a", 2, GOOD, 1)) == ["ghost"], "still bad, not read again"
+    assert bad_of(Sample("z", None, BAD, 1), Sample("a", 3, GOOD, 1)) == ["z", "ghost"]
+    assert bad_of(Sample("ghost", 7, GOOD, 1)) == ["z"], "a good sample clears it"
+    encoder.state(StateChange("d", DeviceState.OFFLINE, 2))
+    assert bad_of(Sample("a", 4, GOOD, 1)) == [], "a new device state starts afresh"
+
+
+def test_device_payload_gives_the_units_of_its_values() -> None:
+    batch = Batch(
+        "d",
+        5,
+        [
+            Sample("melt_temp", 1452.3, GOOD, 5, "degC"),
+            Sample("count", 3, GOOD, 5),
+            Sample("power_kw", None, BAD, 5, "kW", "timeout"),
+        ],
+    )
+    assert orjson.loads(device_payload(batch)) == {
+        "ts": 5,
+        "values": {"melt_temp": 1452.3, "count": 3},
+        "bad": ["power_kw"],
+        "units": {"melt_temp": "degC"},
     }
