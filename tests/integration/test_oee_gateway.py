@@ -171,7 +171,7 @@ async def test_a_gateway_without_a_site_oee_block_computes_no_oee(
         )
         gateway = Gateway(cfg)
         assert gateway.oee.service is None
-        assert gateway.pipeline.observers == []
+        assert gateway.pipeline.observers == [gateway.alarms], "alarms only, no OEE"
         await gateway.start()
         try:
             state_topic = "factory/pasuruan/casting/press-1/state"
