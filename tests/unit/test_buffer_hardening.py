@@ -4,7 +4,6 @@ segment set aside as damaged, or deleted). Real files throughout; the full disk 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -16,38 +15,10 @@ import pytest
 
 from gateway.buffer import Outbox
 from gateway.buffer.segments import HEADER
+from tests.support.outbox import drain, flush, make, put
 
 SEGMENT = 16 * 1024 * 16  # max_bytes giving 16 KiB segments
 N = 8  # items per segment in `three_segments`
-
-
-def make(path: Path, max_bytes: int = 10_000_000) -> Outbox[bytes]:
-    outbox: Outbox[bytes] = Outbox(
-        path, name="test", max_bytes=max_bytes, dump=bytes, load=bytes, sync=False
-    )
-    outbox.open()
-    return outbox
-
-
-def put(outbox: Outbox[bytes], *items: bytes) -> None:
-    for item in items:
-        outbox.put(item, samples=1, size=len(item))
-
-
-def flush(outbox: Outbox[bytes]) -> None:
-    asyncio.run(outbox.flush())
-
-
-def drain(outbox: Outbox[bytes]) -> list[bytes]:
-    """Take and acknowledge everything, returning the items in delivery order."""
-    out = []
-    while True:
-        entries = outbox.take(7)
-        if not entries:
-            return out
-        for entry in entries:
-            out.append(entry.item)
-            outbox.ack(entry)
 
 
 def numbered(batch: int, count: int, size: int = 1000) -> list[bytes]:
