@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from gateway.config.models import Config
 from gateway.config.store import Candidate, ConfigStore, write_atomically
+from gateway.offloop import bulk
 from gateway.service import Gateway, Reconciled
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class ConfigChanges:
         """Validate the data `make()` builds (from the current config), off the event loop;
         raise ConfigError. Nothing is written or applied."""
         store = self.store
-        return await asyncio.to_thread(lambda: store.prepare(make()))
+        return await bulk(lambda: store.prepare(make()))
 
     async def apply(self, make: Callable[[], object], if_match: str | None = None) -> Change:
         """Validate `make()` (built under the lock from the current config), write the file and

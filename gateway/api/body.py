@@ -6,7 +6,6 @@ loader, the same as `gerbang check`, and a 422 lists every error in its words.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from fastapi import Request
 from gateway.api import schemas
 from gateway.api.errors import ApiError
 from gateway.config.source import YamlProblem, parse_yaml
+from gateway.offloop import bulk
 
 MAX_BODY = 1_000_000
 """Largest request body accepted, bytes: a config with hundreds of devices fits easily."""
@@ -34,7 +34,8 @@ async def read_json(request: Request) -> Any:
         raise ApiError(400, "the body is empty: send the config as JSON")
     # Parsed in a thread: a large body would stall every device poll and sink meanwhile.
     parse = _yaml if "yaml" in request.headers.get("content-type", "") else _json
-    return await asyncio.to_thread(parse, bytes(body))
+    data = bytes(body)
+    return await bulk(lambda: parse(data))
 
 
 async def optional_json(request: Request) -> Any:

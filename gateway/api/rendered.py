@@ -20,6 +20,7 @@ import orjson
 
 from gateway.config.source import YamlProblem, parse_yaml
 from gateway.config.store import ConfigStore, dump_yaml, mask_secrets
+from gateway.offloop import bulk
 
 
 @dataclass
@@ -66,12 +67,13 @@ class RenderedConfig:
         async with self._lock:
             text, etag = self.store.text, self.store.etag
             if self._current is None or self._current.etag != etag:
-                self._current = await asyncio.to_thread(render, text, etag)
+                self._current = await bulk(lambda: render(text, etag))
             return self._current
 
     async def yaml(self) -> Rendering:
         """As `get`, with its YAML text made (in a thread) if it was not yet."""
         rendering = await self.get()
         if rendering.yaml is None:
-            rendering.yaml = await asyncio.to_thread(dump_yaml, rendering.data)
+            data = rendering.data
+            rendering.yaml = await bulk(lambda: dump_yaml(data))
         return rendering
