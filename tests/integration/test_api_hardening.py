@@ -176,11 +176,16 @@ async def burst_of_live_pages(gw: RunningGateway, count: int) -> list[int]:
 
     async def page() -> None:
         async with gw.client.stream("GET", "/api/v1/events") as response:
+            # Held in a name: an iterator dropped after its first line is finalized, and that
+            # closes the response, so the page hung up at once (the cap looked broken under
+            # load, when the burst's requests came in slower than the hang-ups).
+            lines = response.aiter_lines()
             if response.status_code == 200:
-                await anext(response.aiter_lines())  # served, not only answered
+                await anext(lines)  # served, not only answered
             codes.append(response.status_code)
             if response.status_code == 200:
                 await hold.wait()
+            await lines.aclose()
 
     pages = [asyncio.create_task(page()) for _ in range(count)]
     try:

@@ -3,7 +3,7 @@
 The grinder runs in this process on a real Modbus TCP port, read every 100 ms by the Gateway
 with the very `oee:` block `gerbang sim config tofu --oee --speed 60` prints. The test breaks
 it (a jam: it trips to fault), repairs it, lets it grind on, then freezes its clock, and
-compares: availability over the same stretch of time within one percentage point, and the part
+compares: availability over the same stretch of time within two percentage points, and the part
 counts exactly. A minute of the machine passes each second, so a 25-minute run takes 25 s.
 """
 
@@ -129,7 +129,11 @@ async def test_gateway_oee_matches_the_simulators_truth(
         assert t1["downtime_s"] - t0["downtime_s"] >= 180, "the jam was a loss"
         true_availability = availability(t0, t1)
         assert true_availability < 0.95
-        assert availability(g0, g1) == pytest.approx(true_availability, abs=0.01), (g1, t1)
+        # Each change of state reaches the gateway up to one scan late: at 60x, a 100 ms scan
+        # is 6 s of the machine's time, and on a loaded box a scan can be late by as much
+        # again. Four changes over ~1,500 s planned: within 2 points. (Counting the jam as
+        # running would be 12 points off.)
+        assert availability(g0, g1) == pytest.approx(true_availability, abs=0.02), (g1, t1)
         assert g1["stops"] >= 1
 
         # The counts: once the gateway has read the frozen counters, exactly the machine's.
