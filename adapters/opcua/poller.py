@@ -182,9 +182,12 @@ class OpcUaPoller:
 
         def on_publish(result: ua.PublishResult) -> None:
             data = result.NotificationMessage.NotificationData
-            if not data:
-                return
             arrival = now_ms()
+            if not data:
+                # A keep-alive: the server says nothing changed, as of now. That is a read as
+                # good as a poll's (status "last read"; the page tells "unchanged" from stale).
+                self.status.last_poll = arrival
+                return
             samples: list[Sample] = []
             for notification in data:
                 if isinstance(notification, ua.DataChangeNotification):

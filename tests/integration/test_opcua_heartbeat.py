@@ -11,6 +11,7 @@ import pytest
 
 from gateway.model import BAD, GOOD, Sample
 from tests.support.opcua_server import URI, OpcServer
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +71,18 @@ async def test_a_written_value_still_arrives_and_restarts_the_heartbeat(server, 
         lambda: [s.value for s in published(reader, "temperature")][-2:] == [1500.25, 1500.25],
         timeout=10,
     )
+
+
+async def test_keep_alives_count_as_reads_while_nothing_changes(server, reader) -> None:
+    """The status's last read follows the subscription's keep-alives, not only its changes:
+    the page can tell a steady value ("unchanged, read 2 s ago") from a stale one."""
+    poller = reader.start(
+        server.endpoint,
+        [{"name": "recipe", "node": f"nsu={URI};s=Furnace.Recipe"}],  # never changes
+        subscribe=True,  # at 200 ms, a keep-alive every 16 publishing intervals: about 3.2 s
+    )
+    await reader.sink.wait_for(lambda: len(published(reader, "recipe")) == 1, timeout=15)
+    first = published(reader, "recipe")[0].ts
+    status = poller.status
+    await eventually(lambda: (status.last_poll or 0) > first + 2500, timeout=20, interval=0.2)
+    assert len(published(reader, "recipe")) == 1, "the keep-alive published a sample"

@@ -207,6 +207,37 @@ async def test_an_opcua_signal_is_picked_from_the_browse_tree(
         await opc.stop()
 
 
+async def test_a_steady_subscribed_value_says_unchanged_not_stale(
+    tmp_path: Path, mosquitto: Mosquitto, browser: Browser
+) -> None:
+    """An OPC UA value that never changes is published once (and at its heartbeat, 60 s): its
+    age grows while the subscription's keep-alives say it is current, and the page says so."""
+    opc = OpcServer()
+    await opc.start()
+    try:
+        roaster = {
+            "id": "roaster-1",
+            "protocol": "opcua",
+            "endpoint": opc.endpoint,
+            "interval": "200ms",  # a keep-alive about every 3 s
+            "signals": [{"name": "recipe", "node": f"nsu={URI};s=Furnace.Recipe"}],
+        }
+        data = config_data(tmp_path, mosquitto.port, [roaster])
+        async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+            page = await open_page(browser, gw)
+            await page.click('nav a[data-tab="values"]')
+            age = page.locator('[data-values="roaster-1"] tr[data-signal="recipe"] td.age')
+            await expect(age).to_contain_text("s ago")
+            # A keep-alive 5 s or more after the value's own time: "unchanged, read ...".
+            await expect(age.locator(".unchanged")).to_contain_text(
+                "(unchanged, read", timeout=WAIT_MS + 10_000
+            )
+            await page.click("#lang-switch")
+            await expect(age.locator(".unchanged")).to_contain_text("(tidak berubah, dibaca")
+    finally:
+        await opc.stop()
+
+
 CSP_WATCH = """
 window.__csp = [];
 document.addEventListener("securitypolicyviolation",

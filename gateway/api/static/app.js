@@ -271,7 +271,7 @@ function renderValues(force = false) {
                 el("td", {}, name),
                 el("td", { class: "num value" }, `${show(v.value)}${v.unit ? " " + v.unit : ""}`),
                 el("td", { class: `q-${v.quality}`, title: v.error || "" }, t(`quality.${v.quality}`)),
-                el("td", {}, ago(v.ts)),
+                el("td", { class: "age" }, ...age(device, v)),
                 el("td", {}, sparkline([...((state.trends[device] || {})[name] || []), typeof v.value === "number" ? v.value : null])),
                 el("td", { class: "write-cell" }, writeControl(device, name, v.value)),
               ),
@@ -281,6 +281,17 @@ function renderValues(force = false) {
       ),
     ),
   );
+}
+
+// A value is published when it changes (and again at its heartbeat, 60 s by default), so its
+// own time can be long past while its device was read a moment ago: say "unchanged" then, with
+// the device's last read, so that a steady value does not look stale.
+const UNCHANGED_AFTER_MS = 5000;
+function age(device, v) {
+  const d = state.status && state.status.devices.find((x) => x.id === device);
+  const read = d && d.state === "online" ? d.last_poll : null;
+  if (!read || !v.ts || v.quality === "bad" || read - v.ts < UNCHANGED_AFTER_MS) return [ago(v.ts)];
+  return [ago(v.ts), " ", el("small", { class: "unchanged" }, t("values.unchanged", { ago: ago(read) }))];
 }
 
 // ---- tabs -----------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ export default {
   "values.trend": "Last 10 min",
   "values.none": "No values yet.",
   "values.write": "Change",
+  "values.unchanged": "(unchanged, read {ago})",
   "write.title": "Write to the machine",
   "write.ok": "Write",
   "write.set": "Set",

@@ -62,6 +62,7 @@ export default {
   "values.trend": "10 menit terakhir",
   "values.none": "Belum ada nilai.",
   "values.write": "Ubah",
+  "values.unchanged": "(tidak berubah, dibaca {ago})",
   "write.title": "Tulis ke mesin",
   "write.ok": "Tulis",
   "write.set": "Atur",
