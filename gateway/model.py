@@ -108,8 +108,10 @@ class Report:
     device: str
     topic: str
     """The level(s) under the device's topic: `$alarms/too_hot`, `$oee`."""
-    payload: dict[str, object]
-    """The MQTT message, as JSON."""
+    payload: dict[str, object] | None
+    """The MQTT message, as JSON; None withdraws the retained message (an empty retained
+    publish, MQTT's way to delete one), for a figure that no longer exists (an alarm removed
+    from the config). A withdrawal has no fields: it writes no InfluxDB point."""
     measurement: str
     """The InfluxDB measurement: `alarms`, `oee`."""
     tags: dict[str, str]

@@ -36,6 +36,11 @@ TOPIC = "$alarms/{alarm}"
 """The level under the device's topic where an alarm's present state is retained."""
 
 
+def withdrawal(device: str, alarm: str) -> Report:
+    """The Report that deletes the retained `$alarms/{alarm}` of an alarm that is gone."""
+    return Report(device, TOPIC.format(alarm=alarm), None, MEASUREMENT, {}, {}, now_ms())
+
+
 def alarm_report(event: AlarmEvent) -> Report:
     """The Report of one alarm change: retained `$alarms/{alarm}`, a point of `alarms`."""
     fields: dict[str, ReportField] = {
@@ -90,8 +95,10 @@ class PipelineAlarms:
         self.service.device_state(change)
 
     def reconfigure(self, config: Config) -> None:
-        """A new config applied: kept alarms keep their state, removed ones are forgotten."""
-        self.service.reconfigure(config)
+        """A new config applied: kept alarms keep their state; removed ones are forgotten, and
+        their retained `$alarms/{alarm}` withdrawn, so that no consumer sees a ghost alarm."""
+        for device, alarm in self.service.reconfigure(config):
+            self._report(withdrawal(device, alarm))
 
     def save(self) -> None:
         """Write the alarm state if it differs from the file (at stop; normally a no-op, as

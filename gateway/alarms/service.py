@@ -123,15 +123,19 @@ class AlarmService:
         newest.reverse()
         return newest
 
-    def reconfigure(self, config: Config) -> None:
+    def reconfigure(self, config: Config) -> list[tuple[str, str]]:
         """Take a new config: alarms that stay keep their state, removed ones are forgotten.
 
         A kept alarm whose limits changed is judged with its new limits at the next scan.
+        Returns the (device, alarm) pairs that are gone (a device removed takes its `offline`).
         """
         engine = AlarmEngine(config.devices, self._clock)
         engine.restore(self._engine.snapshot())
+        before = {(a.device, a.name) for a in self._engine.alarms()}
+        after = {(a.device, a.name) for a in engine.alarms()}
         self._engine = engine
         self._file.save(engine.snapshot())
+        return sorted(before - after)
 
     def save(self) -> bool:
         """Write the state file if it differs from what is on disk (a no-op when every change

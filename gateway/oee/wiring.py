@@ -125,8 +125,13 @@ class OeeLink:
         if oee_settings(config) == self._settings:
             return False
         self.flush()
+        before = set(self.service.devices()) if self.service is not None else set()
         self._drop()
         self._build(config)
+        after = set(self.service.devices()) if self.service is not None else set()
+        for device in sorted(before - after):
+            # No longer computed: withdraw its retained `$oee`, so that no figure outlives it.
+            self.pipeline.report(Report(device, TOPIC, None, MEASUREMENT, {}, {}, now_ms()))
         return True
 
     def flush(self) -> None:

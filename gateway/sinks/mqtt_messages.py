@@ -156,7 +156,7 @@ class Encoder:
         """A report (an alarm's state, OEE figures), retained under the device's topic."""
         return Message(
             f"{self.topics.device(report.device)}/{report.topic}",
-            orjson.dumps(report.payload),
+            b"" if report.payload is None else orjson.dumps(report.payload),
             self._state_qos,
             True,
             1,

@@ -201,3 +201,31 @@ async def test_an_alarm_active_before_a_restart_is_still_active_and_not_raised_a
         assert outstanding.state == "cleared"
     finally:
         await second.stop(2.0)
+
+
+async def test_an_alarm_removed_from_the_config_withdraws_its_retained_message(
+    tmp_path: Path,
+    mosquitto: Mosquitto,
+    subscriber: Subscriber,
+    bank: RegisterBank,
+    server: BankServer,
+) -> None:
+    first = config(tmp_path, mosquitto, server.port)
+    gateway = Gateway(first)
+    await gateway.start()
+    try:
+        bank.set("holding", 0, [15600])
+        await subscriber.wait_for(lambda: subscriber.on(TOO_HOT))
+        data = first.model_dump(mode="json", exclude_unset=True)
+        data["devices"][0]["signals"][0]["alarms"] = []
+        await gateway.reconcile(Config.model_validate(data))
+        # The empty retained message: MQTT's way to delete the retained one.
+        await subscriber.wait_for(lambda: [m.payload for m in subscriber.on(TOO_HOT)][-1:] == [b""])
+        assert gateway.alarms.service.active() == []
+        # A client that comes later is told of no such alarm: the broker hands it the device's
+        # retained messages at once, its `$state` among them, and no `too_hot`.
+        async with Subscriber(mosquitto, f"{DEVICE_TOPIC}/#") as late:
+            await late.wait_for(lambda: late.on(f"{DEVICE_TOPIC}/$state"))
+            assert late.on(TOO_HOT) == []
+    finally:
+        await gateway.stop(2.0)

@@ -180,3 +180,29 @@ async def test_a_gateway_without_a_site_oee_block_computes_no_oee(
             await gateway.stop(2.0)
         assert not subscriber.on(TOPIC)
         assert not (tmp_path / "oee.json").exists()
+
+
+async def test_a_device_whose_oee_is_removed_withdraws_its_retained_figures(
+    tmp_path: Path, mosquitto: Mosquitto, subscriber: Subscriber
+) -> None:
+    bank = press_registers(RUNNING, 100, 100)
+    async with bank_server({1: bank}) as server:
+        cfg = config(tmp_path, mosquitto, server)
+        gateway = Gateway(cfg)
+        await gateway.start()
+        try:
+            await payload_where(subscriber, lambda p: p["run_s"] > 0)
+            data = cfg.model_dump(mode="json", exclude_unset=True)
+            del data["devices"][0]["oee"]
+            await gateway.reconcile(Config.model_validate(data))
+            await subscriber.wait_for(
+                lambda: [m.payload for m in subscriber.on(TOPIC)][-1:] == [b""]
+            )
+            assert gateway.oee.service is not None and gateway.oee.service.devices() == []
+            # A newcomer is handed the device's retained `$state`, and no `$oee`.
+            device_topic = TOPIC.removesuffix("/$oee")
+            async with Subscriber(mosquitto, f"{device_topic}/#") as newcomer:
+                await newcomer.wait_for(lambda: newcomer.on(f"{device_topic}/$state"), 10)
+                assert newcomer.on(TOPIC) == []
+        finally:
+            await gateway.stop(2.0)

@@ -183,7 +183,7 @@ def test_a_new_config_keeps_the_alarms_that_stay(tmp_path: Path) -> None:
     service = AlarmService(config(), tmp_path, Clock())
     scan(service, lid=True, level=1)
     smaller = CONFIG.replace("alarms: [{name: low_level, below: 10}]", "alarms: []")
-    service.reconfigure(config(smaller))
+    assert service.reconfigure(config(smaller)) == [("boiler-2", "low_level")]
     assert [e.alarm for e in service.active()] == ["lid_open"]
     assert scan(service, lid=True, level=1) == []
     saved = json.loads(service.state_file.read_text())["alarms"]["boiler-2"]
