@@ -40,12 +40,7 @@ async def gerbang(*args: str) -> subprocess.CompletedProcess[str]:
 async def opc() -> AsyncIterator[OpcServer]:
     server = OpcServer()
     await server.start()
-    assert server.server is not None
-    idx = await server.namespace_index()
-    objects = server.server.nodes.objects
-    line = await objects.add_object(ua.NodeId("Line/1", idx), ua.QualifiedName("Line/1", idx))
-    await line.add_variable(ua.NodeId("Line/1.Speed", idx), ua.QualifiedName("Speed/rpm", idx), 1.5)
-    await objects.add_variable(ua.NodeId("After", idx), ua.QualifiedName("After", idx), 2.5)
+    await server.add_names_with_slashes()
     yield server
     await server.stop()
 

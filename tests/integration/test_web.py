@@ -171,6 +171,7 @@ async def test_an_opcua_signal_is_picked_from_the_browse_tree(
 ) -> None:
     opc = OpcServer()
     await opc.start()
+    await opc.add_names_with_slashes()
     try:
         roaster = {
             "id": "roaster-1",
@@ -186,6 +187,16 @@ async def test_an_opcua_signal_is_picked_from_the_browse_tree(
             await page.click('nav a[data-tab="configure"]')
             await page.click('#cfg-devices [data-device="roaster-1"] button >> nth=0')
             await page.click("#browse-button")
+            # A browse name with "/" in it is one node at its own level (the tree is built
+            # from each level's answer, never by splitting paths).
+            top = page.locator("#browse-tree > ul > li")
+            line = top.and_(page.locator(f'li[data-node="nsu={URI};s=Line/1"]'))
+            await expect(line).to_have_count(1)
+            after = top.and_(page.locator(f'li[data-node="nsu={URI};s=After"]'))
+            await expect(after).to_have_count(1)
+            await line.locator("button.expand").click()
+            speed = line.locator(f'ul > li[data-node="nsu={URI};s=Line/1.Speed"]')
+            await expect(speed).to_contain_text("Speed/rpm")
             furnace = page.locator(f'#browse-tree li[data-node="nsu={URI};s=Furnace"]')
             await furnace.locator("button.expand").click()
             parts = furnace.locator(f'li[data-node="nsu={URI};s=Furnace.Parts"]')

@@ -129,3 +129,15 @@ class OpcServer:
     async def namespace_index(self) -> int:
         assert self.server is not None
         return await self.server.get_namespace_index(URI)
+
+    async def add_names_with_slashes(self) -> None:
+        """Objects/Line/1 (an object whose browse name holds a "/") with its variable
+        `Speed/rpm` = 1.5, and a sibling variable `After` = 2.5: a tree drawn from browse paths
+        joined by "/" would get these wrong (the browse tests)."""
+        assert self.server is not None
+        idx = await self.namespace_index()
+        objects = self.server.nodes.objects
+        line = await objects.add_object(ua.NodeId("Line/1", idx), ua.QualifiedName("Line/1", idx))
+        speed = ua.QualifiedName("Speed/rpm", idx)
+        await line.add_variable(ua.NodeId("Line/1.Speed", idx), speed, 1.5)
+        await objects.add_variable(ua.NodeId("After", idx), ua.QualifiedName("After", idx), 2.5)
