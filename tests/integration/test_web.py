@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
@@ -166,87 +167,84 @@ async def test_the_language_follows_the_browser_and_the_switch(
     await expect(page).to_have_title("Gateway Gerbang")
 
 
+@pytest.fixture
+async def opc() -> AsyncIterator[OpcServer]:
+    server = OpcServer()
+    await server.start()
+    await server.add_names_with_slashes()
+    yield server
+    await server.stop()
+
+
+def roaster_data(tmp_path: Path, mosquitto: Mosquitto, opc: OpcServer, node: str) -> dict[str, Any]:
+    """A config whose one device reads `node` of `opc` by subscription, every 200 ms (a
+    keep-alive about every 3 s)."""
+    roaster = {
+        "id": "roaster-1",
+        "protocol": "opcua",
+        "endpoint": opc.endpoint,
+        "interval": "200ms",
+        "signals": [{"name": node.rpartition(".")[2].lower(), "node": f"nsu={URI};s={node}"}],
+    }
+    return config_data(tmp_path, mosquitto.port, [roaster])
+
+
 async def test_an_opcua_signal_is_picked_from_the_browse_tree(
-    tmp_path: Path, mosquitto: Mosquitto, browser: Browser
+    tmp_path: Path, mosquitto: Mosquitto, browser: Browser, opc: OpcServer
 ) -> None:
-    opc = OpcServer()
-    await opc.start()
-    await opc.add_names_with_slashes()
-    try:
-        roaster = {
-            "id": "roaster-1",
-            "protocol": "opcua",
-            "endpoint": opc.endpoint,
-            "interval": "200ms",
-            "signals": [{"name": "temperature", "node": f"nsu={URI};s=Furnace.Temperature"}],
-        }
-        data = config_data(tmp_path, mosquitto.port, [roaster])
-        async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
-            page = await open_page(browser, gw, locale="id-ID")
-            await page.evaluate(f"sessionStorage.setItem('gerbang.token', {TOKEN!r})")
-            await page.click('nav a[data-tab="configure"]')
-            await page.click('#cfg-devices [data-device="roaster-1"] button >> nth=0')
-            await page.click("#browse-button")
-            # A browse name with "/" in it is one node at its own level (the tree is built
-            # from each level's answer, never by splitting paths).
-            top = page.locator("#browse-tree > ul > li")
-            line = top.and_(page.locator(f'li[data-node="nsu={URI};s=Line/1"]'))
-            await expect(line).to_have_count(1)
-            after = top.and_(page.locator(f'li[data-node="nsu={URI};s=After"]'))
-            await expect(after).to_have_count(1)
-            await line.locator("button.expand").click()
-            speed = line.locator(f'ul > li[data-node="nsu={URI};s=Line/1.Speed"]')
-            await expect(speed).to_contain_text("Speed/rpm")
-            furnace = page.locator(f'#browse-tree li[data-node="nsu={URI};s=Furnace"]')
-            await furnace.locator("button.expand").click()
-            parts = furnace.locator(f'li[data-node="nsu={URI};s=Furnace.Parts"]')
-            await parts.locator("button.pick").click()
-            node = page.locator('[data-path="signals[1].node"]')
-            await expect(node).to_have_value(f"nsu={URI};s=Furnace.Parts")
-            await expect(page.locator('[data-path="signals[1].name"]')).to_have_value("parts")
-            await shot(page, "configure-browse.png")
-            await page.click("#save-device")
-            await expect(page.locator("#cfg-message")).to_have_text(
-                "Tersimpan. Gateway langsung memakainya."
-            )
-            device = gw.store.config.device("roaster-1")
-            assert device is not None
-            assert [s.name for s in device.signals] == ["temperature", "parts"]
-            board = gw.gateway.board
-            await eventually(lambda: "parts" in board.latest("roaster-1"))
-    finally:
-        await opc.stop()
+    data = roaster_data(tmp_path, mosquitto, opc, "Furnace.Temperature")
+    async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+        page = await open_page(browser, gw, locale="id-ID")
+        await page.evaluate(f"sessionStorage.setItem('gerbang.token', {TOKEN!r})")
+        await page.click('nav a[data-tab="configure"]')
+        await page.click('#cfg-devices [data-device="roaster-1"] button >> nth=0')
+        await page.click("#browse-button")
+        # A browse name with "/" in it is one node at its own level (the tree is built
+        # from each level's answer, never by splitting paths).
+        top = page.locator("#browse-tree > ul > li")
+        line = top.and_(page.locator(f'li[data-node="nsu={URI};s=Line/1"]'))
+        await expect(line).to_have_count(1)
+        after = top.and_(page.locator(f'li[data-node="nsu={URI};s=After"]'))
+        await expect(after).to_have_count(1)
+        await line.locator("button.expand").click()
+        speed = line.locator(f'ul > li[data-node="nsu={URI};s=Line/1.Speed"]')
+        await expect(speed).to_contain_text("Speed/rpm")
+        furnace = page.locator(f'#browse-tree li[data-node="nsu={URI};s=Furnace"]')
+        await furnace.locator("button.expand").click()
+        parts = furnace.locator(f'li[data-node="nsu={URI};s=Furnace.Parts"]')
+        await parts.locator("button.pick").click()
+        node = page.locator('[data-path="signals[1].node"]')
+        await expect(node).to_have_value(f"nsu={URI};s=Furnace.Parts")
+        await expect(page.locator('[data-path="signals[1].name"]')).to_have_value("parts")
+        await shot(page, "configure-browse.png")
+        await page.click("#save-device")
+        await expect(page.locator("#cfg-message")).to_have_text(
+            "Tersimpan. Gateway langsung memakainya."
+        )
+        device = gw.store.config.device("roaster-1")
+        assert device is not None
+        assert [s.name for s in device.signals] == ["temperature", "parts"]
+        board = gw.gateway.board
+        await eventually(lambda: "parts" in board.latest("roaster-1"))
 
 
 async def test_a_steady_subscribed_value_says_unchanged_not_stale(
-    tmp_path: Path, mosquitto: Mosquitto, browser: Browser
+    tmp_path: Path, mosquitto: Mosquitto, browser: Browser, opc: OpcServer
 ) -> None:
     """An OPC UA value that never changes is published once (and at its heartbeat, 60 s): its
     age grows while the subscription's keep-alives say it is current, and the page says so."""
-    opc = OpcServer()
-    await opc.start()
-    try:
-        roaster = {
-            "id": "roaster-1",
-            "protocol": "opcua",
-            "endpoint": opc.endpoint,
-            "interval": "200ms",  # a keep-alive about every 3 s
-            "signals": [{"name": "recipe", "node": f"nsu={URI};s=Furnace.Recipe"}],
-        }
-        data = config_data(tmp_path, mosquitto.port, [roaster])
-        async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
-            page = await open_page(browser, gw)
-            await page.click('nav a[data-tab="values"]')
-            age = page.locator('[data-values="roaster-1"] tr[data-signal="recipe"] td.age')
-            await expect(age).to_contain_text("s ago")
-            # A keep-alive 5 s or more after the value's own time: "unchanged, read ...".
-            await expect(age.locator(".unchanged")).to_contain_text(
-                "(unchanged, read", timeout=WAIT_MS + 10_000
-            )
-            await page.click("#lang-switch")
-            await expect(age.locator(".unchanged")).to_contain_text("(tidak berubah, dibaca")
-    finally:
-        await opc.stop()
+    data = roaster_data(tmp_path, mosquitto, opc, "Furnace.Recipe")
+    async with running_gateway(tmp_path / "gateway.yaml", data) as gw:
+        page = await open_page(browser, gw)
+        await page.click('nav a[data-tab="values"]')
+        age = page.locator('[data-values="roaster-1"] tr[data-signal="recipe"] td.age')
+        await expect(age).to_contain_text("s ago")
+        # A keep-alive 5 s or more after the value's own time: "unchanged, read ...".
+        await expect(age.locator(".unchanged")).to_contain_text(
+            "(unchanged, read", timeout=WAIT_MS + 10_000
+        )
+        await page.click("#lang-switch")
+        await expect(age.locator(".unchanged")).to_contain_text("(tidak berubah, dibaca")
 
 
 CSP_WATCH = """
