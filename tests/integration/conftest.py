@@ -5,7 +5,9 @@ what two modules need lives here, its helpers in tests/support/).
 - `reader`: OPC UA pollers reading into a collecting pipeline, cancelled at the end;
 - `browser`: a headless Chromium for the web page tests (tests/support/browser.py);
 - `modbus`: a Modbus TCP server with units 1, 2 and 3 holding the `press_bank` registers, for
-  the gateways the API and web page tests run (tests/support/api.py).
+  the gateways the API and web page tests run (tests/support/api.py);
+- `opc`: the OPC UA test server (tests/support/opcua_server.py), with the browse names that
+  hold a "/" (`add_names_with_slashes`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tests.support.api import press_bank
 from tests.support.browser import launched_browser, use_scratch
 from tests.support.modbus_server import BankServer
 from tests.support.opcua_reader import Reader
+from tests.support.opcua_server import OpcServer
 from tests.support.serial_line import socat_pty_pair
 
 
@@ -58,3 +61,13 @@ async def browser() -> AsyncIterator[Browser]:
 def scratch_screenshots(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Screenshots taken outside `make screenshots` go to this module's temporary folder."""
     use_scratch(tmp_path_factory.mktemp("screenshots"))
+
+
+@pytest.fixture
+async def opc() -> AsyncIterator[OpcServer]:
+    """The OPC UA test server on a free loopback port, with names holding a "/"."""
+    server = OpcServer()
+    await server.start()
+    await server.add_names_with_slashes()
+    yield server
+    await server.stop()

@@ -17,14 +17,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def opc() -> AsyncIterator[OpcServer]:
-    server = OpcServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def gw(tmp_path: Path, mosquitto: Mosquitto, opc: OpcServer) -> AsyncIterator[RunningGateway]:
     roaster = {
         "id": "roaster-1",

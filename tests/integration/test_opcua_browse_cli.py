@@ -10,7 +10,6 @@ import datetime as dt
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -34,15 +33,6 @@ async def gerbang(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
-
-
-@pytest.fixture
-async def opc() -> AsyncIterator[OpcServer]:
-    server = OpcServer()
-    await server.start()
-    await server.add_names_with_slashes()
-    yield server
-    await server.stop()
 
 
 async def test_names_with_a_slash_are_drawn_at_their_own_level(opc) -> None:

@@ -167,15 +167,6 @@ async def test_the_language_follows_the_browser_and_the_switch(
     await expect(page).to_have_title("Gateway Gerbang")
 
 
-@pytest.fixture
-async def opc() -> AsyncIterator[OpcServer]:
-    server = OpcServer()
-    await server.start()
-    await server.add_names_with_slashes()
-    yield server
-    await server.stop()
-
-
 def roaster_data(tmp_path: Path, mosquitto: Mosquitto, opc: OpcServer, node: str) -> dict[str, Any]:
     """A config whose one device reads `node` of `opc` by subscription, every 200 ms (a
     keep-alive about every 3 s)."""
