@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from simulators.core.spec import Model, Signal, Unit
-from simulators.export import device_id
+from simulators.export import device_id, write_limits
 
 S7_HOLDING = 256
 S7_DISCRETE = 512
@@ -96,6 +96,8 @@ def _entry(p: PlcSignal) -> str:
         parts.append(f"scale: {s.scale:g}")
     if s.unit:
         parts.append(f"unit: {json.dumps(s.unit)}")
+    # Setpoints and commands as the Modbus entries have them: the frontend hands writes on.
+    parts += [f"{key}: {str(value).lower()}" for key, value in write_limits(s).items()]
     return "{" + ", ".join(parts) + "}"
 
 

@@ -4,18 +4,28 @@ server), at the addresses of `simulators.plc_map`.
 An updater task advances the simulation every 100 ms (values follow the simulated clock, never
 the reads) and copies each unit's register image into the PLC memory in that family's byte and
 word order. Modbus communication faults (silent, exception, slow) do not act here.
+
+Writes. A client writes into the PLC memory, which the next copy would overwrite: a setpoint
+written over S7 or MC would hold for 100 ms and then snap back. So before each step the
+updater compares every writable signal's memory with what it last put there, and hands what a
+client changed to `Simulation.write`, as the Modbus frontend does with a write request: the
+machine takes the setpoint (or, outside its range, refuses it, and the copy puts the old
+value back, which the gateway's read-back then reports).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import struct
 
 from simulators.engine import Simulation
 from simulators.frontends.mc_server import McMemory, McServer
 from simulators.frontends.s7_server import S7Memory
 from simulators.plc_map import DB_SIZE, MC_UNIT, PlcSignal, plc_signals
+
+log = logging.getLogger(__name__)
 
 UPDATE_PERIOD = 0.1
 
@@ -33,6 +43,14 @@ class PlcFrontend:
         self.s7: S7Memory | None = None
         self.mc: McServer | None = None
         self._updater: asyncio.Task[None] | None = None
+        self._writable = [
+            (uid, p)
+            for uid, signals in self._map.items()
+            for p in signals
+            if (p.signal.table, p.signal.address) in sim.units[uid].writable
+        ]
+        self._shown: dict[tuple[int, int], list[int]] = {}
+        """What `refresh` last put at each writable signal (unit, offset), in image order."""
 
     def refresh(self) -> None:
         """Copy every unit's register image into the PLC memory."""
@@ -47,6 +65,45 @@ class PlcFrontend:
                 if s.size == 2 and s.word_order == "little":
                     words.reverse()  # now high word first, as S7 keeps it
                 self._set_words(uid, p, words)
+        for uid, p in self._writable:
+            self._shown[(uid, p.offset)] = self._in_memory(uid, p)
+
+    def take_writes(self) -> None:
+        """Hand every writable signal a client changed in the PLC memory to the simulation."""
+        for uid, p in self._writable:
+            now = self._in_memory(uid, p)
+            if now != self._shown.get((uid, p.offset), now):
+                refused = self.sim.write(uid, p.signal.table, p.signal.address, now)
+                if refused is not None:
+                    log.warning(
+                        "%s unit %d: write of %s to %s refused (out of range): %s put back",
+                        self.sim.model.name,
+                        uid,
+                        now,
+                        p.address,
+                        p.signal.name,
+                    )
+
+    def _in_memory(self, uid: int, p: PlcSignal) -> list[int]:
+        """A signal's value in the PLC memory as the register image holds it (words, or one
+        0/1 for a bit): the inverse of `_set_bit` and `_set_words`."""
+        s = p.signal
+        if s.table in ("discrete", "coil"):
+            if self.s7 is not None:
+                return [self.s7.read("DB", uid, p.offset, 1)[0] >> (p.bit or 0) & 1]
+            assert self.mc is not None
+            return [int(self.mc.memory.bits["M"][p.offset])]
+        if self.s7 is not None:
+            raw = self.s7.read("DB", uid, p.offset, 2 * s.size)
+            words = list(struct.unpack(f">{s.size}H", raw))
+        else:
+            assert self.mc is not None
+            words = self.mc.memory.words["D"][p.offset : p.offset + s.size]
+            if len(words) == 2:
+                words.reverse()  # MELSEC keeps the low word first
+        if s.size == 2 and s.word_order == "little":
+            words.reverse()
+        return words
 
     def _set_bit(self, uid: int, p: PlcSignal, value: bool) -> None:
         if self.s7 is not None:
@@ -85,6 +142,7 @@ class PlcFrontend:
     async def _update(self) -> None:
         while True:
             await asyncio.sleep(UPDATE_PERIOD)
+            self.take_writes()
             self.sim.advance()
             self.refresh()
 

@@ -60,6 +60,18 @@ class S7Memory:
         finally:
             self._server.unlock_area(srv_area, index)
 
+    def read(self, area: str, db: int, byte: int, size: int) -> bytes:
+        """Bytes of a DB (`area` "DB") or of M, I, Q, never half of a client's write."""
+        source = self.dbs[db] if area == "DB" else self.areas[area]
+        if self._server is None:
+            return bytes(source[byte : byte + size])
+        srv_area, index = (SrvArea.DB, db) if area == "DB" else (_AREAS[area], 0)
+        self._server.lock_area(srv_area, index)
+        try:
+            return bytes(source[byte : byte + size])
+        finally:
+            self._server.unlock_area(srv_area, index)
+
     def pack(self, area: str, db: int, byte: int, fmt: str, *values: object) -> None:
         """`write` of `struct.pack(fmt, *values)` (big-endian formats: `>f`, `>H`, ...)."""
         self.write(area, db, byte, struct.pack(fmt, *values))
