@@ -26,8 +26,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.adapter import AdapterError, Publisher
 from gateway.backoff import Backoff
-from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
-from gateway.outage import Outage
+from gateway.device_state import DeviceStateReport
+from gateway.model import BAD, Batch, DeviceState, Sample, now_ms
 from gateway.status import DeviceStatus
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ class BlockPoller(ABC, Generic[R]):
         self._backoff = Backoff(
             initial=max(device.interval, 1.0), maximum=max(60.0, device.interval)
         )
-        self._outage = Outage()
-        self._last_error_published: str | None = None
+        self._state = DeviceStateReport(device.id, status, publisher, log)
 
     # The protocol ----------------------------------------------------------------------------
 
@@ -130,7 +129,7 @@ class BlockPoller(ABC, Generic[R]):
         try:
             samples = await self.scan()
         except AdapterError as exc:
-            self._failed(str(exc))
+            self._state.failed(str(exc))
             return False
         self._succeeded(samples, (time.perf_counter() - started) * 1000.0)
         return True
@@ -191,35 +190,18 @@ class BlockPoller(ABC, Generic[R]):
         self._backoff.reset()
         self.publisher.publish(Batch(self.device.id, status.last_poll, samples))
         if status.state is not DeviceState.ONLINE:
-            down_for = self._outage.recovered()
+            down_for = self._state.outage.recovered()
             if down_for is not None:
                 log.warning("device %s: recovered after %.0f s", self.device.id, down_for)
             else:
                 log.info("device %s: online (%d reads per scan)", self.device.id, len(self._plan))
             if not status.signal_errors:
                 status.last_error = None
-            self._set_state(DeviceState.ONLINE, None)
-
-    def _failed(self, error: str) -> None:
-        status = self.status
-        status.polls_failed += 1
-        message = f"device {self.device.id}: {error}" if self.device.id not in error else error
-        status.last_error = message
-        if self._outage.failed(message):
-            log.error("%s; retrying with backoff", message)
-        else:
-            log.debug("%s (still failing)", message)
-        if status.state is not DeviceState.ERROR or self._last_error_published != message:
-            self._set_state(DeviceState.ERROR, message)
-
-    def _set_state(self, state: DeviceState, error: str | None) -> None:
-        self.status.state = state
-        self._last_error_published = error
-        self.publisher.state_changed(StateChange(self.device.id, state, now_ms(), error))
+            self._state.set(DeviceState.ONLINE, None)
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
-        self._set_state(DeviceState.OFFLINE, None)
+        self._state.stopped()
 
 
 class Discard:

@@ -21,8 +21,8 @@ import time
 from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import ModbusDevice, ModbusSignal, ModbusTcpDevice
-from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
-from gateway.outage import Outage
+from gateway.device_state import DeviceStateReport
+from gateway.model import BAD, Batch, DeviceState, Sample, now_ms
 from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
 
@@ -64,8 +64,7 @@ class ModbusPoller:
         self._probe_cost = link.timeout + 0.05
         """What a probe of a unit that does not answer costs the link (its timeout)."""
         self._never = asyncio.Event()
-        self._outage = Outage()
-        self._last_error_published: str | None = None
+        self._state = DeviceStateReport(device.id, status, publisher, log)
         self._bad_logged: frozenset[str] = frozenset()
         """The signals last said to fail in the log: said again only when the set changes."""
         status.min_requests_per_scan = minimum_requests(self._signals, device.max_registers, 2000)
@@ -124,7 +123,7 @@ class ModbusPoller:
             samples = await self.scan()
         except ModbusError as exc:
             self._link_down = isinstance(exc, LinkDown)
-            self._failed(str(exc))
+            self._state.failed(str(exc))
             return False
         self._succeeded(samples, (time.perf_counter() - started) * 1000.0)
         return True
@@ -205,7 +204,7 @@ class ModbusPoller:
         errors = status.signal_errors
         changed = errors.keys() != self._bad_logged
         if status.state is not DeviceState.ONLINE:
-            down_for = self._outage.recovered()
+            down_for = self._state.outage.recovered()
             failing = f"; {self._failing_text()}" if errors else ""
             if down_for is not None:
                 log.warning(
@@ -222,7 +221,7 @@ class ModbusPoller:
             changed = False
             if not errors:
                 status.last_error = None
-            self._set_state(DeviceState.ONLINE, None)
+            self._state.set(DeviceState.ONLINE, None)
         if changed:
             # Said once per change of the failing set, never per scan.
             if errors:
@@ -239,24 +238,7 @@ class ModbusPoller:
         more = f"; and {len(errors) - shown} more" if len(errors) > shown else ""
         return f"{len(errors)} of {len(self._signals)} signals fail: " + "; ".join(parts) + more
 
-    def _failed(self, error: str) -> None:
-        status = self.status
-        status.polls_failed += 1
-        message = f"device {self.device.id}: {error}" if self.device.id not in error else error
-        status.last_error = message
-        if self._outage.failed(message):
-            log.error("%s; retrying with backoff", message)
-        else:
-            log.debug("%s (still failing)", message)
-        if status.state is not DeviceState.ERROR or self._last_error_published != message:
-            self._set_state(DeviceState.ERROR, message)
-
-    def _set_state(self, state: DeviceState, error: str | None) -> None:
-        self.status.state = state
-        self._last_error_published = error
-        self.publisher.state_changed(StateChange(self.device.id, state, now_ms(), error))
-
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
         self.link.next_scan(self.device.id, None)
-        self._set_state(DeviceState.OFFLINE, None)
+        self._state.stopped()

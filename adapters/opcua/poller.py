@@ -42,9 +42,9 @@ from gateway.adapter import Publisher
 from gateway.backoff import Backoff
 from gateway.config.models import OpcUaDevice, OpcUaSignal
 from gateway.config.nodeids import NodeIdError, parse_node_id
-from gateway.model import BAD, Batch, DeviceState, Sample, StateChange, now_ms
+from gateway.device_state import DeviceStateReport
+from gateway.model import BAD, Batch, DeviceState, Sample, now_ms
 from gateway.numbers import rounder
-from gateway.outage import Outage
 from gateway.portprobe import until_port_returns
 from gateway.status import DeviceStatus
 
@@ -94,9 +94,8 @@ class OpcUaPoller:
         where = urlsplit(device.endpoint)
         self._host, self._port = where.hostname or "", where.port or 4840
         self._never = asyncio.Event()
-        self._outage = Outage()
+        self._state = DeviceStateReport(device.id, status, publisher, log)
         self._session: Session | None = None
-        self._last_error: str | None = None
         status.requests_per_scan = 0 if device.subscribe else 1
 
     async def run(self) -> None:
@@ -105,7 +104,7 @@ class OpcUaPoller:
             try:
                 await self._connected_session()
             except OpcUaError as exc:
-                self._failed(str(exc))
+                self._state.failed(str(exc))
             # A server that went away is reconnected to as soon as its port answers again,
             # however long the backoff has grown; one that answers but refuses waits it out.
             await until_port_returns(
@@ -114,7 +113,7 @@ class OpcUaPoller:
 
     def stopped(self) -> None:
         """Mark the device offline (removed from the config or shutting down)."""
-        self._set_state(DeviceState.OFFLINE, None)
+        self._state.stopped()
 
     # -- one session ----------------------------------------------------------------------
 
@@ -350,7 +349,7 @@ class OpcUaPoller:
         status = self.status
         # Notifications may have come in already: add to what they said, do not replace it.
         status.signal_errors.update({self._signals[i].name: e for i, e in errors.items()})
-        down_for = self._outage.recovered()
+        down_for = self._state.outage.recovered()
         if down_for is not None:
             log.warning("device %s: connected again after %.0f s", self.device.id, down_for)
         else:
@@ -363,7 +362,7 @@ class OpcUaPoller:
         for index, error in errors.items():
             log.error("device %s: signal %s: %s", self.device.id, self._signals[index].name, error)
         status.last_error = self.status.signal_summary()
-        self._set_state(DeviceState.ONLINE, None)
+        self._state.set(DeviceState.ONLINE, None)
 
     def _published(self, samples: list[Sample], ts: int, latency_ms: float | None) -> None:
         status = self.status
@@ -381,23 +380,6 @@ class OpcUaPoller:
                 del errors[sample.signal]
         status.last_error = self.status.signal_summary()
         self.publisher.publish(Batch(self.device.id, newest, samples, source_ts=True))
-
-    def _failed(self, error: str) -> None:
-        status = self.status
-        status.polls_failed += 1
-        message = error if self.device.id in error else f"device {self.device.id}: {error}"
-        if self._outage.failed(message):
-            log.error("%s; retrying with backoff", message)
-        else:
-            log.debug("%s (still failing)", message)
-        status.last_error = message
-        if status.state is not DeviceState.ERROR or self._last_error != message:
-            self._last_error = message
-            self._set_state(DeviceState.ERROR, message)
-
-    def _set_state(self, state: DeviceState, error: str | None) -> None:
-        self.status.state = state
-        self.publisher.state_changed(StateChange(self.device.id, state, now_ms(), error))
 
     # -- for tests and the API ------------------------------------------------------------
 
