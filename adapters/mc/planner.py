@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from adapters.mc.address import McLocation
 from adapters.mc.frame import BIT_DEVICES, MAX_WORDS, build_read
+from adapters.spans import plan as spans_plan
+from adapters.spans import split
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,58 +67,15 @@ def plan_reads(
                 f"{loc.address} spans {loc.words} words, more than one request reads ({max_words})"
             )
         by_device.setdefault(loc.address.device, []).append(index)
-    isolated = frozenset(isolate)
-    requests: list[ReadRequest] = []
-    for device, indexes in by_device.items():
-        ordered = sorted(indexes, key=lambda i: (locations[i].word, locations[i].words))
-        alone = [i for i in ordered if i in isolated]
-        requests.extend(_block(device, [i], locations) for i in alone)
-        barriers = [(locations[i].word, locations[i].end) for i in alone]
-        shared = [i for i in ordered if i not in isolated]
-        requests.extend(_merge(device, shared, locations, max_words, max_gap, barriers))
+    spans = [(loc.word, loc.end) for loc in locations]
+    requests = [
+        ReadRequest(device, start, end - start, members)
+        for device, (start, end, members) in spans_plan(
+            by_device, spans, max_words, max_gap, isolate
+        )
+    ]
     requests.sort(key=lambda r: (r.device, r.word, r.points))
     return requests
-
-
-def _block(device: str, members: list[int], locs: Sequence[McLocation]) -> ReadRequest:
-    start = min(locs[i].word for i in members)
-    end = max(locs[i].end for i in members)
-    return ReadRequest(device, start, end - start, tuple(members))
-
-
-def _merge(
-    device: str,
-    indexes: list[int],
-    locs: Sequence[McLocation],
-    limit: int,
-    max_gap: int,
-    barriers: Sequence[tuple[int, int]] = (),
-    *,
-    touching_only: bool = False,
-) -> list[ReadRequest]:
-    blocks: list[ReadRequest] = []
-    start = end = -1
-    members: list[int] = []
-    for i in indexes:
-        loc = locs[i]
-        if members:
-            if touching_only:
-                joins = loc.word <= end
-            else:
-                joins = (
-                    loc.word - end <= max_gap
-                    and max(end, loc.end) - start <= limit
-                    and not any(a < loc.word and b > end for a, b in barriers)
-                )
-            if joins:
-                end = max(end, loc.end)
-                members.append(i)
-                continue
-            blocks.append(ReadRequest(device, start, end - start, tuple(members)))
-        start, end, members = loc.word, loc.end, [i]
-    if members:
-        blocks.append(ReadRequest(device, start, end - start, tuple(members)))
-    return blocks
 
 
 def split_failed(request: ReadRequest, locations: Sequence[McLocation]) -> list[ReadRequest]:
@@ -125,14 +84,8 @@ def split_failed(request: ReadRequest, locations: Sequence[McLocation]) -> list[
     First the gaps are dropped, then the block is split per signal (signals sharing words, such
     as the bits of one word, stay together). Returns `[request]` when it cannot be split.
     """
-    ordered = sorted(request.members, key=lambda i: (locations[i].word, locations[i].words))
-    runs = _merge(request.device, ordered, locations, 0, 0, touching_only=True)
-    if len(runs) > 1 or runs[0].points < request.points:
-        return runs
-    groups: list[ReadRequest] = []
-    for i in ordered:
-        if groups and locations[i].word < groups[-1].end:
-            groups[-1] = _block(request.device, [*groups[-1].members, i], locations)
-        else:
-            groups.append(_block(request.device, [i], locations))
-    return groups if len(groups) > 1 else [request]
+    spans = [(loc.word, loc.end) for loc in locations]
+    runs = split(request.members, spans, request.points)
+    if runs is None:
+        return [request]
+    return [ReadRequest(request.device, s, e - s, m) for s, e, m in runs]

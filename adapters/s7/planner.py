@@ -23,6 +23,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from adapters.s7.address import S7Location
+from adapters.spans import plan as spans_plan
+from adapters.spans import split
 
 HEADER_BYTES = 18
 """Read-response overhead of one item: S7 header 12, parameter 2, data-item header 4."""
@@ -83,60 +85,13 @@ def plan_reads(
                 f"{pdu_size}-byte PDU carries ({limit}); shorten the string"
             )
         by_key.setdefault(loc.key, []).append(index)
-    isolated = frozenset(isolate)
-    requests: list[ReadRequest] = []
-    for key, indexes in by_key.items():
-        ordered = sorted(indexes, key=lambda i: (locations[i].start, locations[i].size))
-        requests.extend(_block(key, [i], locations) for i in ordered if i in isolated)
-        shared = [i for i in ordered if i not in isolated]
-        barriers = [(locations[i].start, locations[i].end) for i in ordered if i in isolated]
-        requests.extend(_merge(key, shared, locations, limit, max_gap, barriers))
+    spans = [(loc.start, loc.end) for loc in locations]
+    requests = [
+        ReadRequest(area, db, start, end - start, members)
+        for (area, db), (start, end, members) in spans_plan(by_key, spans, limit, max_gap, isolate)
+    ]
     requests.sort(key=lambda r: (r.area, r.db, r.start, r.size))
     return requests
-
-
-def _block(key: tuple[str, int], members: list[int], locs: Sequence[S7Location]) -> ReadRequest:
-    start = min(locs[i].start for i in members)
-    end = max(locs[i].end for i in members)
-    return ReadRequest(key[0], key[1], start, end - start, tuple(members))
-
-
-def _merge(
-    key: tuple[str, int],
-    indexes: list[int],
-    locs: Sequence[S7Location],
-    limit: int,
-    max_gap: int,
-    barriers: Sequence[tuple[int, int]] = (),
-    *,
-    touching_only: bool = False,
-) -> list[ReadRequest]:
-    """Greedy merge of `indexes` (sorted by start). No gap is read through a `barrier` (the
-    bytes of an isolated signal: they failed once). With `touching_only`, only signals that
-    overlap or touch merge, whatever the gap and limit (used to drop gaps from a failed block)."""
-    blocks: list[ReadRequest] = []
-    start = end = -1
-    members: list[int] = []
-    for i in indexes:
-        loc = locs[i]
-        if members:
-            if touching_only:
-                joins = loc.start <= end
-            else:
-                joins = (
-                    loc.start - end <= max_gap
-                    and max(end, loc.end) - start <= limit
-                    and not any(a < loc.start and b > end for a, b in barriers)
-                )
-            if joins:
-                end = max(end, loc.end)
-                members.append(i)
-                continue
-            blocks.append(ReadRequest(key[0], key[1], start, end - start, tuple(members)))
-        start, end, members = loc.start, loc.end, [i]
-    if members:
-        blocks.append(ReadRequest(key[0], key[1], start, end - start, tuple(members)))
-    return blocks
 
 
 def split_failed(request: ReadRequest, locations: Sequence[S7Location]) -> list[ReadRequest]:
@@ -146,18 +101,11 @@ def split_failed(request: ReadRequest, locations: Sequence[S7Location]) -> list[
     signal (signals that share bytes, such as bits of one byte, stay together). Returns
     `[request]` when it cannot be split.
     """
-    key = (request.area, request.db)
-    ordered = sorted(request.members, key=lambda i: (locations[i].start, locations[i].size))
-    runs = _merge(key, ordered, locations, 0, 0, touching_only=True)
-    if len(runs) > 1 or runs[0].size < request.size:
-        return runs
-    groups: list[ReadRequest] = []
-    for i in ordered:
-        if groups and locations[i].start < groups[-1].end:
-            groups[-1] = _block(key, [*groups[-1].members, i], locations)
-        else:
-            groups.append(_block(key, [i], locations))
-    return groups if len(groups) > 1 else [request]
+    spans = [(loc.start, loc.end) for loc in locations]
+    runs = split(request.members, spans, request.size)
+    if runs is None:
+        return [request]
+    return [ReadRequest(request.area, request.db, s, e - s, m) for s, e, m in runs]
 
 
 def request_bytes(count: int) -> int:
