@@ -9,13 +9,13 @@ unpacks it at its offset; a `BlockDecoder` is compiled once per planned read.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from adapters.mc.address import McLocation
-from gateway.model import BAD, GOOD, Sample, Value
+from adapters.plcnumbers import number_decoder
+from gateway.model import GOOD, Sample, Value
 
 _FORMATS: dict[str, str] = {
     "int16": "<h",
@@ -41,6 +41,8 @@ class McField:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
+    decimals: int | None = None
+    """Decimals to publish (`gateway.numbers`); None: those of the scale, shortest float32."""
 
 
 def _decoder(field: McField, at: int) -> Decode:
@@ -61,24 +63,9 @@ def _decoder(field: McField, at: int) -> Decode:
             return Sample(name, text, GOOD, ts, unit)
 
         return decode_string
-    unpack = struct.Struct(_FORMATS[loc.type]).unpack_from
-    scale, shift = field.scale, field.offset
-    identity = scale == 1.0 and shift == 0.0
-    if loc.type in _FLOATS:
-
-        def decode_float(buf: bytes, ts: int) -> Sample:
-            raw = unpack(buf, at)[0]
-            if not math.isfinite(raw):
-                return Sample(name, None, BAD, ts, unit, f"not a finite number: {raw}")
-            return Sample(name, raw if identity else raw * scale + shift, GOOD, ts, unit)
-
-        return decode_float
-
-    def decode_int(buf: bytes, ts: int) -> Sample:
-        raw = unpack(buf, at)[0]
-        return Sample(name, raw if identity else raw * scale + shift, GOOD, ts, unit)
-
-    return decode_int
+    return number_decoder(
+        name, unit, loc.type, _FORMATS[loc.type], at, field.scale, field.offset, field.decimals
+    )
 
 
 class BlockDecoder:

@@ -32,7 +32,14 @@ class McPoller(BlockPoller[ReadRequest]):
         self.link = link
         self.route = Route(device.network, device.station, device.module_io, device.multidrop)
         self._fields = [
-            McField(s.name, locate(s.address, s.type, s.length), s.scale, s.offset, s.unit)
+            McField(
+                s.name,
+                locate(s.address, s.type, s.length),
+                s.scale,
+                s.offset,
+                s.unit,
+                s.decimals,
+            )
             for s in device.signals
         ]
         self._locations: list[McLocation] = [f.location for f in self._fields]

@@ -44,7 +44,7 @@ async def write_signal(link: McLink, device: McDevice, name: str, value: Value) 
     loc = locate(signal.address, signal.type, signal.length)
     what = f"signal {name} ({signal.address}) of device {device.id}"
     check_value(what, loc.type, value, signal.scale, signal.offset, chars=2 * loc.words)
-    field = McField(name, loc, signal.scale, signal.offset, signal.unit)
+    field = McField(name, loc, signal.scale, signal.offset, signal.unit, signal.decimals)
     words = encode_value(field, value)
     if loc.type == "bool":
         words = [1 if value else 0] if loc.address.is_bit_device else words

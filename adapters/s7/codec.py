@@ -25,13 +25,13 @@ are decoded as Latin-1, which maps every byte and never fails.
 
 from __future__ import annotations
 
-import math
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from adapters.plcnumbers import number_decoder
 from adapters.s7.address import S7Location
-from gateway.model import BAD, GOOD, Sample, Value
+from gateway.model import GOOD, Sample, Value
 
 _FORMATS: dict[str, str] = {
     "int8": ">b",
@@ -63,32 +63,15 @@ class S7Field:
     scale: float = 1.0
     offset: float = 0.0
     unit: str | None = None
+    decimals: int | None = None
+    """Decimals to publish (`gateway.numbers`); None: those of the scale, shortest float32."""
 
 
 def _number(field: S7Field, at: int) -> Decode:
-    unpack = struct.Struct(_FORMATS[field.location.type]).unpack_from
-    name, unit, scale, shift = field.name, field.unit, field.scale, field.offset
-    identity = scale == 1.0 and shift == 0.0
-    if field.location.type in _FLOATS:
-
-        def decode_float(buf: bytes, ts: int) -> Sample:
-            raw = unpack(buf, at)[0]
-            if not math.isfinite(raw):
-                return Sample(name, None, BAD, ts, unit, f"not a finite number: {raw}")
-            return Sample(name, raw if identity else raw * scale + shift, GOOD, ts, unit)
-
-        return decode_float
-    if identity:
-
-        def decode_int(buf: bytes, ts: int) -> Sample:
-            return Sample(name, unpack(buf, at)[0], GOOD, ts, unit)
-
-        return decode_int
-
-    def decode_scaled(buf: bytes, ts: int) -> Sample:
-        return Sample(name, unpack(buf, at)[0] * scale + shift, GOOD, ts, unit)
-
-    return decode_scaled
+    kind = field.location.type
+    return number_decoder(
+        field.name, field.unit, kind, _FORMATS[kind], at, field.scale, field.offset, field.decimals
+    )
 
 
 def _bool(field: S7Field, at: int) -> Decode:

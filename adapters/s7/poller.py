@@ -30,7 +30,14 @@ class S7Poller(BlockPoller[ReadRequest]):
         super().__init__(device, publisher, status, [(s.name, s.unit) for s in device.signals])
         self.link = link
         self._fields = [
-            S7Field(s.name, locate(s.address, s.type, s.length), s.scale, s.offset, s.unit)
+            S7Field(
+                s.name,
+                locate(s.address, s.type, s.length),
+                s.scale,
+                s.offset,
+                s.unit,
+                s.decimals,
+            )
             for s in device.signals
         ]
         self._locations: list[S7Location] = [f.location for f in self._fields]

@@ -45,7 +45,7 @@ async def write_signal(link: S7Link, device: S7Device, name: str, value: Value) 
         what, loc.type, value, signal.scale, signal.offset, chars=loc.length or 0,
         encoding="latin-1",
     )  # fmt: skip
-    field = S7Field(name, loc, signal.scale, signal.offset, signal.unit)
+    field = S7Field(name, loc, signal.scale, signal.offset, signal.unit, signal.decimals)
     data = encode_value(field, value)
     area, db = loc.key
     bit = loc.address.bit if loc.type == "bool" else None

@@ -407,4 +407,24 @@ def test_encode_then_decode_is_the_identity(data: st.DataObject) -> None:
     field = McField("x", loc)
     words = encode_value(field, value)
     assert len(words) == loc.words
-    assert decode_one(field, struct.pack(f"<{len(words)}H", *words)).value == value
+    decoded = decode_one(field, struct.pack(f"<{len(words)}H", *words)).value
+    if loc.type == "float32":  # published as the shortest decimal of the same float32 (SPEC)
+        assert isinstance(decoded, float) and isinstance(value, float)
+        assert struct.pack("<f", decoded) == struct.pack("<f", value)
+    else:
+        assert decoded == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "scale", "decimals", "published"),
+    [
+        ("int16", struct.pack("<h", 513), 0.1, None, 51.3),  # not 51.300000000000004
+        ("float32", struct.pack("<f", 1.1), 1.0, None, 1.1),  # not 1.100000023841858
+        ("int32", struct.pack("<i", 123456), 0.001, 1, 123.5),  # decimals: 1
+    ],
+)
+def test_numbers_are_published_as_a_person_writes_them(
+    kind: str, raw: bytes, scale: float, decimals: int | None, published: float
+) -> None:
+    field = McField("t", locate("D100", kind, None), scale=scale, decimals=decimals)
+    assert repr(decode_one(field, raw).value) == repr(published)

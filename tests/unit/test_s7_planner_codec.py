@@ -173,7 +173,7 @@ def decode_one(field: S7Field, data: bytes) -> Sample:
         ("DB1.DBW0", "uint16", b"\xff\x38", 65336),
         ("DB1.DBD0", "int32", b"\xff\xff\xff\xfe", -2),
         ("DB1.DBD0", "uint32", b"\x00\x01\x00\x00", 65536),
-        ("DB1.DBD0", "float32", b"\x42\xf6\xe9\x79", struct.unpack(">f", b"\x42\xf6\xe9\x79")[0]),
+        ("DB1.DBD0", "float32", b"\x42\xf6\xe9\x79", 123.456),  # not 123.45600128173828
         ("DB1.DBD0", "float64", b"\x40\x09\x21\xfb\x54\x44\x2d\x18", math.pi),
         ("DB1.DBD0", "int64", b"\xff" * 8, -1),
         ("MB0", "int8", b"\x80", -128),
@@ -246,4 +246,26 @@ def test_encode_then_decode_is_the_identity(data: st.DataObject) -> None:
     field = S7Field("x", loc)
     raw = encode_value(field, value)
     assert len(raw) == loc.size
-    assert decode_one(field, raw).value == value
+    decoded = decode_one(field, raw).value
+    if loc.type == "float32":  # published as the shortest decimal of the same float32 (SPEC)
+        assert isinstance(decoded, float) and isinstance(value, float)
+        assert struct.pack(">f", decoded) == struct.pack(">f", value)
+    else:
+        assert decoded == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "scale", "decimals", "published"),
+    [
+        ("int16", struct.pack(">h", 513), 0.1, None, 51.3),  # not 51.300000000000004
+        ("uint16", struct.pack(">H", 1453), 0.01, 1, 14.5),  # decimals: 1
+        ("float32", struct.pack(">f", 1.1), 1.0, None, 1.1),  # not 1.100000023841858
+        ("float32", struct.pack(">f", 21.456), 1.0, 1, 21.5),
+    ],
+)
+def test_numbers_are_published_as_a_person_writes_them(
+    kind: str, raw: bytes, scale: float, decimals: int | None, published: float
+) -> None:
+    address = "DB1.DBW0" if len(raw) == 2 else "DB1.DBD0"
+    field = S7Field("t", locate(address, kind), scale=scale, decimals=decimals)
+    assert repr(decode_one(field, raw).value) == repr(published)

@@ -1,0 +1,87 @@
+"""The number decoders of the S7 and MC codecs: unpack, scale, and write as a person would.
+
+Why one module: both codecs unpack a number at a byte offset of a block with one precompiled
+`struct` format (big-endian for S7, little-endian for MC), then do the same: refuse a NaN or an
+infinity, apply scale and offset, and make the value the decimal SPEC "What a reading becomes"
+asks for (`gateway.numbers`: the decimals of the scale, `decimals:`, the shortest float32).
+The choice is made here once per signal, so a value costs the unpack and at most one call; a
+float32 that holds still is worked out once (as the Modbus codec does).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+
+from gateway.model import BAD, GOOD, Sample
+from gateway.numbers import exact_scaling, rounder
+
+Decode = Callable[[bytes, int], Sample]
+"""Decodes one signal from (the block's bytes, ts)."""
+
+FLOATS = frozenset({"float32", "float64"})
+
+
+def number_decoder(
+    name: str,
+    unit: str | None,
+    kind: str,
+    fmt: str,
+    at: int,
+    scale: float = 1.0,
+    offset: float = 0.0,
+    decimals: int | None = None,
+) -> Decode:
+    """The decoder of a number of type `kind`, packed as `fmt` at byte `at` of a block."""
+    unpack = struct.Struct(fmt).unpack_from
+    identity = scale == 1.0 and offset == 0.0
+    fix = rounder(kind, scale, offset, decimals)
+    if kind in FLOATS:
+        if fix is not None:
+            memo = [math.nan, math.nan]  # the last raw value and what it became
+
+            def decode_float_fixed(buf: bytes, ts: int) -> Sample:
+                raw = unpack(buf, at)[0]
+                if raw != memo[0]:  # NaN is never equal: always checked below
+                    if not math.isfinite(raw):
+                        return Sample(name, None, BAD, ts, unit, f"not a finite number: {raw}")
+                    memo[0] = raw
+                    memo[1] = fix(raw if identity else raw * scale + offset)
+                return Sample(name, memo[1], GOOD, ts, unit)
+
+            return decode_float_fixed
+
+        def decode_float(buf: bytes, ts: int) -> Sample:
+            raw = unpack(buf, at)[0]
+            if not math.isfinite(raw):
+                return Sample(name, None, BAD, ts, unit, f"not a finite number: {raw}")
+            return Sample(name, raw if identity else raw * scale + offset, GOOD, ts, unit)
+
+        return decode_float
+    if identity:
+
+        def decode_int(buf: bytes, ts: int) -> Sample:
+            return Sample(name, unpack(buf, at)[0], GOOD, ts, unit)
+
+        return decode_int
+    exact = exact_scaling(kind, scale, offset, decimals)
+    if exact is not None:
+        times, plus, per = exact
+
+        def decode_scaled_exact(buf: bytes, ts: int) -> Sample:
+            return Sample(name, (unpack(buf, at)[0] * times + plus) / per, GOOD, ts, unit)
+
+        return decode_scaled_exact
+    if fix is not None:
+        round_it = fix
+
+        def decode_scaled_fixed(buf: bytes, ts: int) -> Sample:
+            return Sample(name, round_it(unpack(buf, at)[0] * scale + offset), GOOD, ts, unit)
+
+        return decode_scaled_fixed
+
+    def decode_scaled(buf: bytes, ts: int) -> Sample:
+        return Sample(name, unpack(buf, at)[0] * scale + offset, GOOD, ts, unit)
+
+    return decode_scaled
