@@ -182,7 +182,7 @@ class Gateway:
             self._start_sink(sink)
         for device in self.config.devices:
             self._start_device(device)
-        if self.config.mqtt.enabled and self.config.mqtt.commands:
+        if command_settings(self.config) is not None:
             self._start_commands()
         self.oee.start()
         self.running = True
@@ -202,6 +202,12 @@ class Gateway:
         self._sink_tasks["mqtt-commands"] = asyncio.create_task(
             _supervised("MQTT commands", self.commands.run), name="mqtt-commands"
         )
+
+    async def _stop_commands(self, timeout: float) -> None:
+        task = self._sink_tasks.pop("mqtt-commands", None)
+        self.commands = None
+        if task is not None:
+            await cancel_and_wait([task], timeout)
 
     def _start_sink(self, sink: Sink) -> None:
         self._sink_tasks[sink.name] = asyncio.create_task(
@@ -234,6 +240,13 @@ class Gateway:
             await self._restart_sink(name, name in new_sinks, deadline)
         for device_id in added + changed:
             self._start_device(after[device_id])
+        if command_settings(new) != command_settings(old):
+            # `$set` commands follow the config like the sinks: off means no write by MQTT
+            # from now on, and a new broker, credential or topic is used at once.
+            await self._stop_commands(deadline / 2)
+            if command_settings(new) is not None:
+                self._start_commands()
+            log.info("MQTT commands %s", "restarted" if self.commands else "off")
         self.oee.reconfigure(new)
         log.info(
             "config applied: devices added %s, changed %s, removed %s; sinks restarted %s",
@@ -346,6 +359,13 @@ class Gateway:
             )
         parts += self.problems.values()
         return "; ".join(parts)
+
+
+def command_settings(config: Config) -> object:
+    """What the MQTT command listener is built from; None when commands are off."""
+    if not (config.mqtt.enabled and config.mqtt.commands):
+        return None
+    return config.mqtt.model_dump(), config.gateway.model_dump()
 
 
 async def cancel_and_wait(tasks: list[asyncio.Task[None]], timeout: float) -> None:

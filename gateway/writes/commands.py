@@ -11,6 +11,11 @@ carried out again at every reconnect), an expired one is refused, and one for a 
 not online right now is refused, not held for later. Its own connection also keeps commands
 out of the sink's store-and-forward queue: a result is never delayed behind a backlog.
 
+Carried out once: a command whose `id` was carried out on the same topic in the last
+`REMEMBER_S` seconds (a QoS 1 message the broker delivered twice, a sender that retried after
+losing the result) is not written again; its result is published again instead. A command that
+was refused (nothing sent to the machine) is not remembered: the same id may be tried again.
+
 paho's thread only hands messages to the loop (`call_soon_threadsafe`); the commands are carried
 out one at a time, in arrival order, by one task.
 """
@@ -22,6 +27,8 @@ import contextlib
 import json
 import logging
 import ssl
+import time
+from collections import OrderedDict
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -38,6 +45,10 @@ log = logging.getLogger(__name__)
 SUFFIX = "$set"
 RECONNECT = 2.0
 """Seconds between connection attempts while the broker is away."""
+REMEMBER_S = 600.0
+"""How long a command id is remembered, so that a repeat of it is not carried out again."""
+REMEMBER_MAX = 1000
+"""Command ids remembered at most (the oldest forgotten first)."""
 
 
 def base_topic(config: Config) -> str:
@@ -89,6 +100,8 @@ class CommandListener:
         """Set once the subscription is acknowledged (tests and status)."""
         self._queue: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=1000)
         self._client: paho.Client | None = None
+        self._done: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+        """(topic, id) of the commands carried out lately: when, and their result."""
 
     async def run(self) -> None:
         """Connect (again after a loss) and carry out commands until cancelled."""
@@ -194,18 +207,46 @@ class CommandListener:
             reason = "a retained command is not carried out (it would repeat at every reconnect)"
             await self.writes.refused(device, signal, value, "mqtt", reason, command_id)
             return {"id": command_id, "ok": False, "error": reason}
+        assert command_id is not None  # parse_command gives one with every value
+        repeat = self._repeat(topic, command_id)
+        if repeat is not None:
+            log.info(
+                "MQTT commands: %s id %s again: carried out once, result sent again",
+                topic,
+                command_id,
+            )
+            return repeat
         try:
             written = await self.writes.write(
                 device, signal, value, "mqtt", require_online=True, command_id=command_id
             )
         except WriteError as exc:
-            return {"id": command_id, "ok": False, "error": str(exc)}
-        return {
-            "id": command_id,
-            "ok": True,
-            "value": written.value,
-            "read_back": written.read_back,
-        }
+            if exc.result == "refused":  # nothing was sent: the same id may be tried again
+                return {"id": command_id, "ok": False, "error": str(exc)}
+            result: dict[str, Any] = {"id": command_id, "ok": False, "error": str(exc)}
+        else:
+            result = {
+                "id": command_id,
+                "ok": True,
+                "value": written.value,
+                "read_back": written.read_back,
+            }
+        self._remember(topic, command_id, result)
+        return result
+
+    def _repeat(self, topic: str, command_id: str) -> dict[str, Any] | None:
+        """The result of the same command carried out lately, if it was."""
+        now = time.monotonic()
+        done = self._done
+        while done and next(iter(done.values()))[0] < now - REMEMBER_S:
+            done.popitem(last=False)
+        entry = done.get((topic, command_id))
+        return entry[1] if entry is not None else None
+
+    def _remember(self, topic: str, command_id: str, result: dict[str, Any]) -> None:
+        self._done[(topic, command_id)] = (time.monotonic(), result)
+        while len(self._done) > REMEMBER_MAX:
+            self._done.popitem(last=False)
 
     def _answer(self, topic: str, result: dict[str, Any]) -> None:
         client = self._client

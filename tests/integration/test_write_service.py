@@ -238,3 +238,44 @@ async def test_mqtt_commands_are_carried_out_once_and_refused_when_they_cannot_b
                 assert [e["who"] for e in gateway.writes.record.latest(6)] == ["mqtt"] * 6
         finally:
             await gateway.stop(deadline=2)
+
+
+async def test_a_repeated_command_id_is_carried_out_once_and_commands_follow_the_config(
+    tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    unit = bank()
+    async with write_server({1: unit}) as server:
+        mqtt = {"host": "127.0.0.1", "port": mosquitto.port, "commands": True}
+        first = config(tmp_path, server.port, mqtt)
+        gateway = Gateway(first)
+        await gateway.start()
+        try:
+            status = gateway.devices["furnace-1"].status
+            await eventually(lambda: status.state is DeviceState.ONLINE)
+            assert gateway.commands is not None
+            async with asyncio.timeout(10):
+                await gateway.commands.subscribed.wait()
+            async with Subscriber(mosquitto, TOPIC + "/result") as results:
+                await results.ready()
+                # The same command twice (a QoS 1 duplicate, a sender's retry): written once,
+                # its result sent twice.
+                for _ in range(2):
+                    await asyncio.to_thread(publish, mosquitto, TOPIC, {"value": 1450, "id": "r1"})
+                await results.wait_for(lambda: len(results.messages) >= 2)
+                assert [m.json()["ok"] for m in results.messages] == [True, True]
+                assert unit.writes == [16]
+                assert len(gateway.writes.record.latest(10)) == 1
+
+                # Commands turned off over a config change: a command is no longer carried out.
+                data = first.model_dump(mode="json", exclude_unset=True)
+                data["mqtt"]["commands"] = False
+                await gateway.reconcile(Config.model_validate(data))
+                assert gateway.commands is None
+                await asyncio.to_thread(publish, mosquitto, TOPIC, {"value": 1300, "id": "r2"})
+                # Nothing answers, nothing is written: wait out a few polls to be sure.
+                seen = len(unit.functions)
+                await eventually(lambda: len(unit.functions) > seen + 10, timeout=10)
+                assert unit.writes == [16]
+                assert len(results.messages) == 2
+        finally:
+            await gateway.stop(deadline=2)
