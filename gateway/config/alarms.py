@@ -82,10 +82,10 @@ EqualsValue = Annotated[
 ]
 """What `equals` compares with: a bool, a whole-number state (any 64-bit register), or text."""
 
-_NUMBER_TYPES = frozenset(
-    {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
-)
-_WHOLE_TYPES = frozenset({"int16", "uint16", "int32", "uint32", "int64", "uint64"})
+_WHOLE_TYPES = frozenset(
+    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+)  # int8/uint8: S7 SINT, USINT and BYTE
+_NUMBER_TYPES = _WHOLE_TYPES | {"float32", "float64"}
 
 
 class _Strict(BaseModel):

@@ -72,9 +72,9 @@ def state_values_between(low: float, high: float) -> BeforeValidator:
 StateValues = Annotated[list[StateValue], state_values_between(-(2**63), 2**64 - 1)]
 
 NUMERIC_TYPES = frozenset(
-    {"int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
+    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64"}
 )
-"""Modbus types a part counter can have."""
+"""Types a part counter can have (int8/uint8: S7 bytes)."""
 
 
 class _Strict(BaseModel):

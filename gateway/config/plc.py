@@ -10,6 +10,7 @@ from pydantic import (
     model_validator,
 )
 
+from .alarms import signal_alarm_issues
 from .base import DeviceBase, SignalBase
 from .modbus import ModbusType
 from .rules import Loc, rule_error
@@ -37,6 +38,11 @@ def _plc_issues(signal: S7Signal | McSignal, default_type: str) -> list[tuple[Lo
     issues: list[tuple[Loc, str]] = []
     if signal.type is None:
         signal.__dict__["type"] = default_type  # not an assignment: no re-validation
+        # The alarms were checked before the type was known (SignalBase): check them again.
+        if signal.alarms:
+            issues += signal_alarm_issues(signal, signal.alarms)
+    numeric = signal.type not in ("bool", "string")
+    issues += signal._limit_issues(None if numeric else signal.type)
     if signal.type in ("bool", "string"):
         for field, neutral in (("scale", 1.0), ("offset", 0.0)):
             if getattr(signal, field) != neutral:

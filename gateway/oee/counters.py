@@ -26,6 +26,8 @@ SLACK = 10
 """Parts allowed on top of the rate limit (a burst, a coarse ideal cycle time)."""
 
 MODULUS: dict[str, int] = {
+    "int8": 2**8,
+    "uint8": 2**8,
     "int16": 2**16,
     "uint16": 2**16,
     "int32": 2**32,

@@ -13,6 +13,7 @@ from gateway.config.issues import ConfigError, format_path
 from gateway.config.loader import check_main, validate_data
 from gateway.config.models import Config, McDevice, S7Device
 from gateway.config.rules import plc_family, signal_kind
+from tests.support.oee import site_oee
 
 MC: dict[str, Any] = {"protocol": "mc", "port": 5007}
 
@@ -154,3 +155,46 @@ def test_an_s7_profile_serves_s7_devices() -> None:
         profiles={"p": {"signals": [{"name": "x", "address": "DB1.DBW8", "type": "int16"}]}},
     )
     assert [(s.name, s.type) for s in cfg.devices[0].signals] == [("x", "int16")]
+
+
+@pytest.mark.parametrize(
+    ("device", "field", "needle"),
+    [
+        # A bit with no `type:` is a bool: `above` can never fire on it.
+        ({"protocol": "s7", "signals": [{"name": "s", "address": "DB1.DBX2.0",
+          "alarms": [{"name": "a", "above": 4}]}]}, "alarms", "equals: true"),
+        ({**MC, "signals": [{"name": "s", "address": "M1",
+          "alarms": [{"name": "a", "above": 4}]}]}, "alarms", "equals: true"),
+        # Limits as for Modbus: only for writable numbers.
+        ({"protocol": "s7", "signals": [{"name": "s", "address": "DB1.DBW0", "max": 5}]},
+         "max", "add writable: true"),
+        ({**MC, "signals": [{"name": "s", "address": "M1", "writable": True, "min": 0}]},
+         "min", "limits numbers, not a bool"),
+    ],
+)  # fmt: skip
+def test_alarm_and_write_limit_rules_hold_for_plc_signals(
+    device: dict[str, Any], field: str, needle: str
+) -> None:
+    data = {"version": 1, "gateway": {"id": "gw"}}
+    data["devices"] = [{"id": "d", "host": "127.0.0.1", **device}]
+    with pytest.raises(ConfigError) as info:
+        validate_data(data)
+    messages = [f"{i.path}: {i.message}" for i in info.value.issues]
+    assert any(field in m and needle in m for m in messages), messages
+
+
+def test_s7_bytes_take_number_alarms_and_count_parts() -> None:
+    signals = [
+        {"name": "level", "address": "DB1.DBB0", "alarms": [{"name": "hi", "above": 200}]},
+        {"name": "mode", "address": "DB1.DBB1", "alarms": [{"name": "m", "equals": 4}]},
+        {"name": "parts", "address": "DB1.DBB2"},
+        {"name": "mode_word", "address": "DB1.DBW4"},
+    ]
+    oee = {
+        "state": {"signal": "mode_word", "running": [1]},
+        "total_count": "parts",
+        "ideal_cycle_time": "2s",
+    }
+    press = {"id": "p", "protocol": "s7", "host": "127.0.0.1", "signals": signals, "oee": oee}
+    cfg = config(press, oee=site_oee())
+    assert [s.type for s in cfg.devices[0].signals] == ["uint8", "uint8", "uint8", "uint16"]
