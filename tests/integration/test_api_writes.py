@@ -80,5 +80,10 @@ async def test_write_routes_answer_per_spec(tmp_path: Path, mosquitto: Mosquitto
                 "value": 1450,
                 "result": "ok",
             }
-            # A 401 names no one and a 400 asks for nothing: neither reaches the record.
-            assert len(listed) == 1 + 7 + 2
+            # A 401 names no one: it is not recorded (anyone could fill the record). A 400 is
+            # a token holder's attempt: recorded as refused, with the reason.
+            assert len(listed) == 1 + 8 + 2
+            malformed = [e for e in listed if "unknown fields valu" in (e["error"] or "")]
+            assert [(e["who"], e["result"], e["value"]) for e in malformed] == [
+                ("technician", "refused", None)
+            ]

@@ -3,9 +3,10 @@ method call, and the write record.
 
 The routes only translate: the checks, the write, the read-back and the record are the write
 service's (`gateway.writes.service`), shared with MQTT commands. Codes: 200 written and read
-back; 401 no token (the auth dependency, before anything else); 404 unknown device, signal or
-method; 409 the device is disabled; 422 refused, nothing written; 502 the read-back differs
-(both values in the answer) or the device refused; 504 the device did not answer.
+back; 400 a malformed body (recorded as refused); 401 no token (the auth dependency, before
+anything else, and not recorded: anyone could fill the bounded record); 404 unknown device,
+signal or method; 409 the device is disabled; 422 refused, nothing written; 502 the read-back
+differs (both values in the answer) or the device refused; 504 the device did not answer.
 """
 
 from __future__ import annotations
@@ -118,7 +119,13 @@ async def write_signal(
     device_id: str, signal: str, request: Request, who: Writer, gateway: GatewayDep
 ) -> Any:
     """Write one signal: checked against its type, `min` and `max`, written, read back."""
-    body = _body_object(await read_json(request), {"value"}, {"value"})
+    try:
+        body = _body_object(await read_json(request), {"value"}, {"value"})
+    except ApiError as exc:
+        # A malformed attempt by a token holder is an attempt too: recorded, then answered.
+        # (One without a valid token is not: anyone could fill the bounded record.)
+        await gateway.writes.refused(device_id, signal, None, who, str(exc))
+        raise
     try:
         written = await gateway.writes.write(device_id, signal, body["value"], who)
     except WriteError as exc:
