@@ -112,8 +112,9 @@ class CommandListener:
                 lost = asyncio.Event()
                 client = self._new_client(loop, lost)
                 try:
+                    mqtt = self.config.mqtt
                     await asyncio.to_thread(
-                        client.connect, self.config.mqtt.host, self.config.mqtt.port, 30
+                        client.connect, mqtt.host, mqtt.port, int(mqtt.keepalive)
                     )
                 except (OSError, ssl.SSLError) as exc:
                     log.debug("MQTT commands: cannot connect (%s); retrying", exc)
