@@ -20,12 +20,15 @@ which names the device (and the address or node where it can).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from gateway.model import Batch, Sample, StateChange, Value
 from gateway.status import DeviceStatus
+
+W = TypeVar("W", bound="WritableSignal")
 
 
 class AdapterError(Exception):
@@ -43,6 +46,24 @@ class BadRequest(AdapterError):
 class WriteRefused(AdapterError):
     """The value cannot be written to this signal (wrong type, beyond what its registers hold,
     not a whole step of its scale): nothing was sent to the device."""
+
+
+class WritableSignal(Protocol):
+    """What `writable_signal` needs of a configured signal."""
+
+    name: str
+    writable: bool
+
+
+def writable_signal(device_id: str, signals: Sequence[W], name: str) -> W:
+    """The device's signal `name`, if it is writable; WriteRefused otherwise (every adapter's
+    writer checks this first, though the write service already has)."""
+    for signal in signals:
+        if signal.name == name:
+            if not signal.writable:
+                raise WriteRefused(f"signal {name} of device {device_id} is not writable")
+            return signal
+    raise WriteRefused(f"device {device_id} has no signal {name!r}")
 
 
 class ReadBackMismatch(AdapterError):

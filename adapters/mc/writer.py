@@ -14,8 +14,8 @@ import asyncio
 import struct
 
 from adapters.plcwrite import check_value, shown
-from gateway.adapter import WriteOutcome, WriteRefused
-from gateway.config.models import McDevice, McSignal
+from gateway.adapter import WriteOutcome, writable_signal
+from gateway.config.models import McDevice
 from gateway.model import Sample, Value, now_ms
 
 from .address import locate
@@ -25,22 +25,12 @@ from .frame import Route
 from .link import McLink
 
 
-def find_signal(device: McDevice, name: str) -> McSignal:
-    """The device's signal `name`; WriteRefused when it has none (the service checks first)."""
-    for signal in device.signals:
-        if signal.name == name:
-            return signal
-    raise WriteRefused(f"device {device.id} has no signal {name!r}")
-
-
 async def write_signal(link: McLink, device: McDevice, name: str, value: Value) -> WriteOutcome:
     """Write `value` to signal `name` of `device` on `link`, read it back and compare.
 
     Raises WriteRefused (nothing written), NoResponse/LinkDown, EndCodeError, or WriteMismatch.
     """
-    signal = find_signal(device, name)
-    if not signal.writable:
-        raise WriteRefused(f"signal {name} of device {device.id} is not writable")
+    signal = writable_signal(device.id, device.signals, name)
     loc = locate(signal.address, signal.type, signal.length)
     what = f"signal {name} ({signal.address}) of device {device.id}"
     check_value(what, loc.type, value, signal.scale, signal.offset, chars=2 * loc.words)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from gateway.adapter import WriteOutcome, WriteRefused
+from gateway.adapter import WriteOutcome, writable_signal
 from gateway.config.models import ModbusDevice, ModbusSignal
 from gateway.model import Sample, Value, now_ms
 
@@ -21,14 +21,6 @@ from .codec import compile_block
 from .encode import plan_write, shown
 from .errors import NoResponse, WriteMismatch
 from .link import ModbusLink
-
-
-def find_signal(device: ModbusDevice, name: str) -> ModbusSignal:
-    """The device's signal `name`; WriteRefused when it has none (the service checks first)."""
-    for signal in device.signals:
-        if signal.name == name:
-            return signal
-    raise WriteRefused(f"device {device.id} has no signal {name!r}")
 
 
 def decode(signal: ModbusSignal, values: Sequence[int] | Sequence[bool]) -> Value:
@@ -48,9 +40,7 @@ async def write_signal(
     Raises WriteRefused (nothing written), NoResponse/LinkDown, ExceptionResponse, or
     WriteMismatch.
     """
-    signal = find_signal(device, name)
-    if not signal.writable:
-        raise WriteRefused(f"signal {name} of device {device.id} is not writable")
+    signal = writable_signal(device.id, device.signals, name)
     plan = plan_write(signal, value, multiple=device.write_multiple)
     # Bounded as a whole: a read-modify-write is three requests, each under the link's timeout.
     budget = device.timeout * 3 + 1.0

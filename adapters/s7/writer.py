@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from adapters.plcwrite import check_value, shown
-from gateway.adapter import WriteOutcome, WriteRefused
-from gateway.config.models import S7Device, S7Signal
+from gateway.adapter import WriteOutcome, writable_signal
+from gateway.config.models import S7Device
 from gateway.model import Sample, Value, now_ms
 
 from .address import locate
@@ -23,22 +23,12 @@ from .errors import NoResponse, WriteMismatch
 from .link import S7Link
 
 
-def find_signal(device: S7Device, name: str) -> S7Signal:
-    """The device's signal `name`; WriteRefused when it has none (the service checks first)."""
-    for signal in device.signals:
-        if signal.name == name:
-            return signal
-    raise WriteRefused(f"device {device.id} has no signal {name!r}")
-
-
 async def write_signal(link: S7Link, device: S7Device, name: str, value: Value) -> WriteOutcome:
     """Write `value` to signal `name` of `device` on `link`, read it back and compare.
 
     Raises WriteRefused (nothing written), NoResponse/LinkDown, ItemRefused, or WriteMismatch.
     """
-    signal = find_signal(device, name)
-    if not signal.writable:
-        raise WriteRefused(f"signal {name} of device {device.id} is not writable")
+    signal = writable_signal(device.id, device.signals, name)
     loc = locate(signal.address, signal.type, signal.length)
     what = f"signal {name} ({signal.address}) of device {device.id}"
     check_value(
