@@ -79,6 +79,12 @@ def status_of(gateway: Gateway) -> schemas.StatusOut:
         line=gateway.config.gateway.line,
         devices=devices,
         sinks=sinks,
+        commands=None
+        if gateway.commands is None
+        else schemas.CommandsStatusOut(
+            listening=gateway.commands.subscribed.is_set(),
+            last_error=gateway.commands.last_error,
+        ),
     )
 
 

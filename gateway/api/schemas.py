@@ -76,6 +76,13 @@ class SinkStatusOut(BaseModel):
     buffer_errors: list[str] | None
 
 
+class CommandsStatusOut(BaseModel):
+    """MQTT `$set` commands (`mqtt.commands: true`): listening, or why not."""
+
+    listening: bool
+    last_error: str | None = None
+
+
 class StatusOut(BaseModel):
     """GET /api/v1/status."""
 
@@ -88,6 +95,9 @@ class StatusOut(BaseModel):
     line: str | None = None
     devices: list[DeviceStatusOut]
     sinks: list[SinkStatusOut]
+    commands: CommandsStatusOut | None = Field(
+        None, description="MQTT write commands; null when `mqtt.commands` is off"
+    )
 
 
 class SampleOut(BaseModel):

@@ -98,6 +98,8 @@ class CommandListener:
         self.base = base_topic(config)
         self.subscribed = asyncio.Event()
         """Set once the subscription is acknowledged (tests and status)."""
+        self.last_error: str | None = None
+        """Why the listener is not listening now (status); None while subscribed."""
         self._queue: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=1000)
         self._client: paho.Client | None = None
         self._done: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
@@ -117,6 +119,7 @@ class CommandListener:
                         client.connect, mqtt.host, mqtt.port, int(mqtt.keepalive)
                     )
                 except (OSError, ssl.SSLError) as exc:
+                    self.last_error = f"cannot connect to {mqtt.host}:{mqtt.port}: {exc}"
                     log.debug("MQTT commands: cannot connect (%s); retrying", exc)
                     await asyncio.sleep(RECONNECT)
                     continue
@@ -150,12 +153,19 @@ class CommandListener:
 
         def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
             if reason.is_failure:
+                self.last_error = f"the broker refused the connection: {reason}"
                 log.error("MQTT commands: the broker refused the connection: %s", reason)
                 loop.call_soon_threadsafe(lost.set)
                 return
             c.subscribe(pattern, qos=1)
 
-        def on_subscribe(_c: Any, _u: Any, _mid: Any, _codes: Any, _p: Any) -> None:
+        def on_subscribe(_c: Any, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:
+            refused = [code for code in codes if getattr(code, "is_failure", False)]
+            if refused:
+                self.last_error = f"the broker refused the subscription to {pattern}: {refused[0]}"
+                log.error("MQTT commands: %s", self.last_error)
+                return
+            self.last_error = None
             log.info("MQTT commands: listening on %s", pattern)
             loop.call_soon_threadsafe(self.subscribed.set)
 
@@ -163,7 +173,9 @@ class CommandListener:
             item = (message.topic, bytes(message.payload), bool(message.retain))
             loop.call_soon_threadsafe(self._offer, item)
 
-        def on_disconnect(_c: Any, _u: Any, _f: Any, _reason: Any, _p: Any) -> None:
+        def on_disconnect(_c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+            if self.last_error is None:
+                self.last_error = f"connection lost: {reason}"
             loop.call_soon_threadsafe(lost.set)
 
         client.on_connect = on_connect

@@ -14,12 +14,13 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gateway.api.live import status_of
 from gateway.config.models import Config
 from gateway.model import DeviceState, now_ms
 from gateway.service import Gateway
 from gateway.writes.record import WriteEntry, WriteRecord
 from gateway.writes.service import Mismatch, NotFound, Offline, Refused, Unreachable
-from tests.support.mosquitto import Mosquitto, Subscriber
+from tests.support.mosquitto import Mosquitto, Subscriber, free_port
 from tests.support.wait import eventually
 from tests.support.write_server import WriteBank, write_server
 
@@ -255,6 +256,8 @@ async def test_a_repeated_command_id_is_carried_out_once_and_commands_follow_the
             assert gateway.commands is not None
             async with asyncio.timeout(10):
                 await gateway.commands.subscribed.wait()
+            shown = status_of(gateway).commands
+            assert shown is not None and (shown.listening, shown.last_error) == (True, None)
             async with Subscriber(mosquitto, TOPIC + "/result") as results:
                 await results.ready()
                 # The same command twice (a QoS 1 duplicate, a sender's retry): written once,
@@ -270,12 +273,27 @@ async def test_a_repeated_command_id_is_carried_out_once_and_commands_follow_the
                 data = first.model_dump(mode="json", exclude_unset=True)
                 data["mqtt"]["commands"] = False
                 await gateway.reconcile(Config.model_validate(data))
-                assert gateway.commands is None
+                assert gateway.commands is None and status_of(gateway).commands is None
                 await asyncio.to_thread(publish, mosquitto, TOPIC, {"value": 1300, "id": "r2"})
                 # Nothing answers, nothing is written: wait out a few polls to be sure.
                 seen = len(unit.functions)
                 await eventually(lambda: len(unit.functions) > seen + 10, timeout=10)
                 assert unit.writes == [16]
                 assert len(results.messages) == 2
+        finally:
+            await gateway.stop(deadline=2)
+
+
+async def test_a_command_listener_that_cannot_connect_says_why_in_status(tmp_path: Path) -> None:
+    unit = bank()
+    async with write_server({1: unit}) as server:
+        mqtt = {"host": "127.0.0.1", "port": free_port(), "commands": True}  # nothing there
+        gateway = Gateway(config(tmp_path, server.port, mqtt))
+        await gateway.start()
+        try:
+            shown = await eventually(lambda: (c := status_of(gateway).commands) and c.last_error)
+            assert "cannot connect to 127.0.0.1" in shown
+            commands = status_of(gateway).commands
+            assert commands is not None and commands.listening is False
         finally:
             await gateway.stop(deadline=2)
