@@ -1,4 +1,5 @@
-"""The number decoders of the S7 and MC codecs: unpack, scale, and write as a person would.
+"""What the S7 and MC codecs share: the number decoders (unpack, scale, and write as a person
+would), and the compiled block that runs one decoder per signal over a read's bytes.
 
 Why one module: both codecs unpack a number at a byte offset of a block with one precompiled
 `struct` format (big-endian for S7, little-endian for MC), then do the same: refuse a NaN or an
@@ -14,7 +15,7 @@ import math
 import struct
 from collections.abc import Callable
 
-from gateway.model import BAD, GOOD, Sample
+from gateway.model import BAD, GOOD, Sample, Value
 from gateway.numbers import exact_scaling, rounder
 
 Decode = Callable[[bytes, int], Sample]
@@ -85,3 +86,40 @@ def number_decoder(
         return Sample(name, unpack(buf, at)[0] * scale + offset, GOOD, ts, unit)
 
     return decode_scaled
+
+
+def encode_number(
+    fmt: str, kind: str, name: str, value: Value, scale: float = 1.0, offset: float = 0.0
+) -> bytes:
+    """The bytes a number decoded by `number_decoder` was read from: scale and offset undone,
+    integers rounded (the value was checked first, `adapters.plcwrite.check_value`)."""
+    if isinstance(value, str) or value is None:
+        raise TypeError(f"field {name}: a {kind} needs a number, not {value!r}")
+    raw: float = value
+    if scale != 1.0 or offset != 0.0:
+        raw = (float(value) - offset) / scale
+    if kind not in FLOATS:
+        raw = round(raw)
+    return struct.pack(fmt, raw)
+
+
+class CompiledBlock:
+    """The decoders of one planned read, each at its signal's offset in the response's bytes:
+    `decode` fills the samples of the signals it covers (once per scan, one call a signal)."""
+
+    __slots__ = ("_members", "_nbytes", "_wanted")
+
+    def __init__(self, nbytes: int, wanted: str, members: list[tuple[int, Decode]]) -> None:
+        """`nbytes`: what a whole answer holds; `wanted` says it in the family's units for a
+        short answer's message (`of 11`, `for 4 words`)."""
+        self._nbytes = nbytes
+        self._wanted = wanted
+        self._members = members
+
+    def decode(self, data: bytes, ts: int, out: list[Sample | None]) -> None:
+        """Write each covered signal's sample into `out[signal_index]`; ValueError when `data`
+        is shorter than the block (the caller reports it)."""
+        if len(data) < self._nbytes:
+            raise ValueError(f"the PLC answered {len(data)} bytes {self._wanted}")
+        for index, fn in self._members:
+            out[index] = fn(data, ts)

@@ -10,11 +10,11 @@ unpacks it at its offset; a `BlockDecoder` is compiled once per planned read.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.mc.address import McLocation
-from adapters.plcnumbers import number_decoder
+from adapters.plcnumbers import CompiledBlock, Decode, encode_number, number_decoder
 from gateway.model import GOOD, Sample, Value
 
 _FORMATS: dict[str, str] = {
@@ -27,9 +27,6 @@ _FORMATS: dict[str, str] = {
     "float32": "<f",
     "float64": "<d",
 }
-_FLOATS = frozenset({"float32", "float64"})
-
-Decode = Callable[[bytes, int], Sample]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +65,10 @@ def _decoder(field: McField, at: int) -> Decode:
     )
 
 
-class BlockDecoder:
+class BlockDecoder(CompiledBlock):
     """Decodes the data of one word-unit batch read into the samples of the signals it covers."""
 
-    __slots__ = ("_members", "points", "word")
+    __slots__ = ("points", "word")
 
     def __init__(self, word: int, points: int, members: Sequence[tuple[int, McField]]) -> None:
         self.word = word
@@ -83,14 +80,7 @@ class BlockDecoder:
             if rel < 0 or rel + loc.words > points:
                 raise ValueError(f"{field.name} ({loc.address}) lies outside words {word}+{points}")
             decoders.append((index, _decoder(field, 2 * rel)))
-        self._members = decoders
-
-    def decode(self, data: bytes, ts: int, out: list[Sample | None]) -> None:
-        """Write each covered signal's sample into `out[signal_index]`."""
-        if len(data) < 2 * self.points:
-            raise ValueError(f"the PLC answered {len(data)} bytes for {self.points} words")
-        for index, fn in self._members:
-            out[index] = fn(data, ts)
+        super().__init__(2 * points, f"for {points} words", decoders)
 
 
 def encode_value(field: McField, value: Value) -> list[int]:
@@ -105,12 +95,6 @@ def encode_value(field: McField, value: Value) -> list[int]:
     if loc.type == "string":
         raw = str(value).encode("ascii", errors="replace")[: 2 * loc.words]
         return list(struct.unpack(f"<{loc.words}H", raw.ljust(2 * loc.words, b"\0")))
-    if isinstance(value, str) or value is None:
-        raise TypeError(f"field {field.name}: a {loc.type} needs a number, not {value!r}")
-    number: float = value
-    if field.scale != 1.0 or field.offset != 0.0:
-        number = (float(value) - field.offset) / field.scale
-    if loc.type not in _FLOATS:
-        number = round(number)
-    packed = struct.pack(_FORMATS[loc.type], number)
+    fmt = _FORMATS[loc.type]
+    packed = encode_number(fmt, loc.type, field.name, value, field.scale, field.offset)
     return list(struct.unpack(f"<{len(packed) // 2}H", packed))

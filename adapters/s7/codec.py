@@ -25,11 +25,10 @@ are decoded as Latin-1, which maps every byte and never fails.
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adapters.plcnumbers import number_decoder
+from adapters.plcnumbers import CompiledBlock, Decode, encode_number, number_decoder
 from adapters.s7.address import S7Location
 from gateway.model import GOOD, Sample, Value
 
@@ -45,10 +44,6 @@ _FORMATS: dict[str, str] = {
     "float32": ">f",
     "float64": ">d",
 }
-_FLOATS = frozenset({"float32", "float64"})
-
-Decode = Callable[[bytes, int], Sample]
-"""Decodes one signal from (the block's bytes, ts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +93,10 @@ def _string(field: S7Field, at: int) -> Decode:
     return decode_string
 
 
-class BlockDecoder:
+class BlockDecoder(CompiledBlock):
     """Decodes the bytes of one read item into the samples of the signals it covers."""
 
-    __slots__ = ("_members", "size", "start")
+    __slots__ = ("size", "start")
 
     def __init__(self, start: int, size: int, members: Sequence[tuple[int, S7Field]]) -> None:
         self.start = start
@@ -118,17 +113,7 @@ class BlockDecoder:
                 decoders.append((index, _string(field, at)))
             else:
                 decoders.append((index, _number(field, at)))
-        self._members = decoders
-
-    def decode(self, data: bytes, ts: int, out: list[Sample | None]) -> None:
-        """Write each covered signal's sample into `out[signal_index]`.
-
-        `data` must hold the whole block: a short answer is the caller's error to report.
-        """
-        if len(data) < self.size:
-            raise ValueError(f"the PLC answered {len(data)} bytes of {self.size}")
-        for index, fn in self._members:
-            out[index] = fn(data, ts)
+        super().__init__(size, f"of {size}", decoders)
 
 
 def encode_value(field: S7Field, value: Value) -> bytes:
@@ -145,11 +130,5 @@ def encode_value(field: S7Field, value: Value) -> bytes:
         capacity = loc.length or 0
         chars = str(value).encode("latin-1", errors="replace")[:capacity]
         return bytes([capacity, len(chars)]) + chars.ljust(capacity, b"\0")
-    if isinstance(value, str) or value is None:
-        raise TypeError(f"field {field.name}: a {loc.type} needs a number, not {value!r}")
-    raw: float = value
-    if field.scale != 1.0 or field.offset != 0.0:
-        raw = (float(value) - field.offset) / field.scale
-    if loc.type not in _FLOATS:
-        raw = round(raw)
-    return struct.pack(_FORMATS[loc.type], raw)
+    fmt = _FORMATS[loc.type]
+    return encode_number(fmt, loc.type, field.name, value, field.scale, field.offset)

@@ -9,7 +9,6 @@ the reconnect when it comes back.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -19,80 +18,27 @@ from typing import Any
 import pytest
 
 from gateway.adapter import AdapterContext, DeviceUnreachable
-from gateway.config.models import Config, McDevice
-from gateway.model import BAD, GOOD, DeviceState
-from gateway.pipeline import Pipeline
+from gateway.config.models import McDevice
+from gateway.model import DeviceState
 from gateway.protocols import Adapters
-from gateway.service import cancel_and_wait
-from gateway.status import DeviceStatus
 from simulators.frontends.mc_server import McMemory, McServer
-from tests.support.collect import CollectingSink
 from tests.support.modbus_server import free_port
+from tests.support.plc_harness import PlcHarness, plc_device, plc_harness
 from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
 
 def mc_device(port: int, signals: list[dict[str, Any]], **extra: Any) -> McDevice:
-    config = Config.model_validate(
-        {
-            "version": 1,
-            "gateway": {"id": "gw"},
-            "mqtt": {"enabled": False},
-            "devices": [
-                {
-                    "id": "welder-2",
-                    "protocol": "mc",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "interval": "50ms",
-                    "timeout": "500ms",
-                    "signals": signals,
-                    **extra,
-                }
-            ],
-        }
-    )
-    device = config.devices[0]
+    device = plc_device("mc", "welder-2", port, signals, **extra)
     assert isinstance(device, McDevice)
     return device
 
 
-class Harness:
-    """Runs pollers of the real MC adapter into a pipeline with a collecting sink."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.adapters = Adapters(AdapterContext(state_dir=state_dir))
-        self.sink = CollectingSink()
-        self.pipeline = Pipeline([self.sink])
-        self.tasks: list[asyncio.Task[None]] = []
-
-    def start(self, device: McDevice) -> DeviceStatus:
-        status = self.pipeline.board.add(device.id, device.protocol).status
-        poller = self.adapters.get("mc").poller(device, self.pipeline, status)
-        self.tasks.append(asyncio.create_task(poller.run(), name=f"poll {device.id}"))
-        return status
-
-    def batches(self) -> int:
-        return len(self.sink.batches_of("welder-2"))
-
-    def values(self) -> dict[str, Any]:
-        batch = self.sink.batches_of("welder-2")[-1]
-        return {s.signal: s.value for s in batch.samples if s.quality is GOOD}
-
-    def errors(self) -> dict[str, str | None]:
-        batch = self.sink.batches_of("welder-2")[-1]
-        return {s.signal: s.error for s in batch.samples if s.quality is BAD}
-
-
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(tmp_path)
-    yield h
-    # As the gateway stops its pollers: cancel again a task whose library lost the first
-    # cancellation (Python 3.11's wait_for does, as the awaited call fails).
-    await cancel_and_wait(h.tasks, 10)
-    h.adapters.close()
+async def harness(tmp_path: Path) -> AsyncIterator[PlcHarness]:
+    async with plc_harness(tmp_path, "mc") as h:
+        yield h
 
 
 def welder_memory() -> McMemory:
@@ -139,7 +85,7 @@ WELDER_SIGNALS: list[dict[str, Any]] = [
 ]
 
 
-async def test_every_type_and_bit_decodes_exactly(harness: Harness) -> None:
+async def test_every_type_and_bit_decodes_exactly(harness: PlcHarness) -> None:
     async with McServer(welder_memory()) as server:
         status = harness.start(mc_device(server.port, WELDER_SIGNALS))
         await harness.sink.wait_for(harness.batches)
@@ -173,7 +119,7 @@ async def test_every_type_and_bit_decodes_exactly(harness: Harness) -> None:
         assert scans * 9 <= server.requests - before <= (scans + 1) * 9
 
 
-async def test_an_out_of_range_device_affects_that_signal_alone(harness: Harness) -> None:
+async def test_an_out_of_range_device_affects_that_signal_alone(harness: PlcHarness) -> None:
     async with McServer(welder_memory()) as server:
         signals = [
             WELDER_SIGNALS[0],
@@ -197,7 +143,7 @@ async def test_an_out_of_range_device_affects_that_signal_alone(harness: Harness
         assert harness.values()["welds"] == 4_000_000_000
 
 
-async def test_a_dead_plc_is_retried_and_reconnects(harness: Harness) -> None:
+async def test_a_dead_plc_is_retried_and_reconnects(harness: PlcHarness) -> None:
     port = free_port()
     status = harness.start(mc_device(port, WELDER_SIGNALS[:1]))
     await harness.sink.wait_for(lambda: status.state is DeviceState.ERROR)
@@ -229,7 +175,7 @@ async def test_a_test_read_of_a_dead_plc_says_so(tmp_path: Path) -> None:
 
 
 async def test_an_outage_is_one_error_line_then_one_recovery_line(
-    harness: Harness, caplog: pytest.LogCaptureFixture
+    harness: PlcHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="adapters.blockpoller")
     port = free_port()

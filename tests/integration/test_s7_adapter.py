@@ -9,7 +9,6 @@ and the reconnect when it comes back.
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,77 +17,26 @@ from typing import Any
 import pytest
 
 from gateway.adapter import AdapterContext, DeviceUnreachable
-from gateway.config.models import Config, S7Device
-from gateway.model import BAD, GOOD, DeviceState
-from gateway.pipeline import Pipeline
+from gateway.config.models import S7Device
+from gateway.model import DeviceState
 from gateway.protocols import Adapters
-from gateway.service import cancel_and_wait
-from gateway.status import DeviceStatus
 from simulators.frontends.s7_server import S7Memory
-from tests.support.collect import CollectingSink
 from tests.support.modbus_server import free_port
+from tests.support.plc_harness import PlcHarness, plc_device, plc_harness
 
 pytestmark = pytest.mark.integration
 
 
 def s7_device(port: int, signals: list[dict[str, Any]], **extra: Any) -> S7Device:
-    config = Config.model_validate(
-        {
-            "version": 1,
-            "gateway": {"id": "gw"},
-            "mqtt": {"enabled": False},
-            "devices": [
-                {
-                    "id": "press-3",
-                    "protocol": "s7",
-                    "host": "127.0.0.1",
-                    "port": port,
-                    "interval": "50ms",
-                    "timeout": "500ms",
-                    "signals": signals,
-                    **extra,
-                }
-            ],
-        }
-    )
-    device = config.devices[0]
+    device = plc_device("s7", "press-3", port, signals, **extra)
     assert isinstance(device, S7Device)
     return device
 
 
-class Harness:
-    """Runs pollers of the real S7 adapter into a pipeline with a collecting sink."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.adapters = Adapters(AdapterContext(state_dir=state_dir))
-        self.sink = CollectingSink()
-        self.pipeline = Pipeline([self.sink])
-        self.tasks: list[asyncio.Task[None]] = []
-        self.statuses: dict[str, DeviceStatus] = {}
-
-    def start(self, device: S7Device) -> DeviceStatus:
-        status = self.pipeline.board.add(device.id, device.protocol).status
-        poller = self.adapters.get("s7").poller(device, self.pipeline, status)
-        self.tasks.append(asyncio.create_task(poller.run(), name=f"poll {device.id}"))
-        return status
-
-    def values(self, device: str) -> dict[str, Any]:
-        batch = self.sink.batches_of(device)[-1]
-        return {s.signal: s.value for s in batch.samples if s.quality is GOOD}
-
-    def errors(self, device: str) -> dict[str, str | None]:
-        batch = self.sink.batches_of(device)[-1]
-        return {s.signal: s.error for s in batch.samples if s.quality is BAD}
-
-
 @pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(tmp_path)
-    yield h
-    # As the gateway stops its pollers: cancel again a task whose library lost the first
-    # cancellation (Python 3.11's wait_for does, as the awaited call fails).
-    await cancel_and_wait(h.tasks, 10)
-    h.adapters.close()
+async def harness(tmp_path: Path) -> AsyncIterator[PlcHarness]:
+    async with plc_harness(tmp_path, "s7") as h:
+        yield h
 
 
 def press_memory(port: int = 0) -> S7Memory:
@@ -139,7 +87,7 @@ PRESS_SIGNALS: list[dict[str, Any]] = [
 ]
 
 
-async def test_every_type_and_bit_decodes_exactly(harness: Harness) -> None:
+async def test_every_type_and_bit_decodes_exactly(harness: PlcHarness) -> None:
     with press_memory() as mem:
         device = s7_device(mem.port, PRESS_SIGNALS)
         status = harness.start(device)
@@ -177,7 +125,7 @@ async def test_every_type_and_bit_decodes_exactly(harness: Harness) -> None:
         assert scans * 5 <= mem.reads - before <= (scans + 1) * 5
 
 
-async def test_an_absent_db_and_a_short_db_affect_their_signals_alone(harness: Harness) -> None:
+async def test_an_absent_db_and_a_short_db_affect_their_signals_alone(harness: PlcHarness) -> None:
     with press_memory() as mem:
         signals = [
             *PRESS_SIGNALS[:3],
@@ -204,7 +152,7 @@ async def test_an_absent_db_and_a_short_db_affect_their_signals_alone(harness: H
         assert harness.values("press-3")["oil_temp"] == 61.25
 
 
-async def test_a_dead_plc_is_retried_and_reconnects(harness: Harness) -> None:
+async def test_a_dead_plc_is_retried_and_reconnects(harness: PlcHarness) -> None:
     port = free_port()
     status = harness.start(s7_device(port, PRESS_SIGNALS[:2]))
     await harness.sink.wait_for(
@@ -232,7 +180,7 @@ async def test_a_dead_plc_is_retried_and_reconnects(harness: Harness) -> None:
         assert status.state is DeviceState.ONLINE
 
 
-async def test_the_plan_follows_the_granted_pdu(harness: Harness) -> None:
+async def test_the_plan_follows_the_granted_pdu(harness: PlcHarness) -> None:
     with press_memory() as mem:
         mem.add_db(3, 1000)
         mem.pack("DB", 3, 990, ">H", 42)
