@@ -29,6 +29,7 @@ from adapters.mc.frame import (
 )
 from adapters.mc.planner import ReadRequest, plan_reads, split_failed
 from gateway.model import BAD, Sample, Value
+from tests.support.plc_values import NUMBERS, assert_decodes_back
 
 # --- frames: byte tables from the MC protocol reference (batch read D100, 3 points, timer
 # 0x0010, is the manual's own example) and cross-checked against pymcprotocol's encoder.
@@ -382,18 +383,6 @@ def test_a_short_answer_is_an_error() -> None:
         decoder.decode(b"\x00" * 6, 1, [None])
 
 
-numbers = {
-    "int16": st.integers(-(2**15), 2**15 - 1),
-    "uint16": st.integers(0, 2**16 - 1),
-    "int32": st.integers(-(2**31), 2**31 - 1),
-    "uint32": st.integers(0, 2**32 - 1),
-    "int64": st.integers(-(2**63), 2**63 - 1),
-    "uint64": st.integers(0, 2**64 - 1),
-    "float32": st.floats(width=32, allow_nan=False, allow_infinity=False),
-    "float64": st.floats(allow_nan=False, allow_infinity=False),
-}
-
-
 @given(st.data())
 def test_encode_then_decode_is_the_identity(data: st.DataObject) -> None:
     loc = data.draw(mc_locations())
@@ -403,16 +392,12 @@ def test_encode_then_decode_is_the_identity(data: st.DataObject) -> None:
         chars = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
         value = data.draw(st.text(chars, max_size=2 * loc.words))
     else:
-        value = data.draw(numbers[loc.type])
+        value = data.draw(NUMBERS[loc.type])
     field = McField("x", loc)
     words = encode_value(field, value)
     assert len(words) == loc.words
     decoded = decode_one(field, struct.pack(f"<{len(words)}H", *words)).value
-    if loc.type == "float32":  # published as the shortest decimal of the same float32 (SPEC)
-        assert isinstance(decoded, float) and isinstance(value, float)
-        assert struct.pack("<f", decoded) == struct.pack("<f", value)
-    else:
-        assert decoded == value
+    assert_decodes_back(loc.type, decoded, value)
 
 
 @pytest.mark.parametrize(
