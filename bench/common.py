@@ -6,10 +6,35 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def start_servers(
+    script: str, count: int, *args: object
+) -> list[tuple[subprocess.Popen[str], int]]:
+    """`count` server processes running `script` (`python -c`), each on a free loopback port,
+    given `REPO`, its port and `args`; returned once every one printed READY."""
+
+    procs: list[tuple[subprocess.Popen[str], int]] = []
+    for _ in range(count):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script, str(REPO), str(port), *map(str, args)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append((proc, port))
+    for proc, _ in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+    return procs
 
 
 def save(name: str, results: dict[str, object]) -> Path:

@@ -34,12 +34,19 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import bench_broker, cpu_seconds, rss_mb, rss_peak_mb, save, signals  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_broker,
+    cpu_seconds,
+    rss_mb,
+    rss_peak_mb,
+    save,
+    signals,
+    start_servers,
+)
 from bench.counter import Counter  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
 from tests.support.influx import VictoriaMetrics  # noqa: E402
 from tests.support.mosquitto import Mosquitto  # noqa: E402
-from tests.support.opcua_server import free_port  # noqa: E402
 
 SERVER = """
 import asyncio, sys
@@ -89,26 +96,7 @@ class ServerFarm:
 
     def __init__(self, devices: int, servers: int, registers: int) -> None:
         self.per_server = -(-devices // servers)
-        self.procs: list[tuple[subprocess.Popen[str], int]] = []
-        for _ in range(servers):
-            port = free_port()
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    SERVER,
-                    str(REPO),
-                    str(port),
-                    str(self.per_server),
-                    str(registers),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            self.procs.append((proc, port))
-        for proc, _ in self.procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        self.procs = start_servers(SERVER, servers, self.per_server, registers)
 
     def address(self, device: int) -> tuple[int, int]:
         """(port, unit id) of device number `device`."""

@@ -35,12 +35,18 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.common import TYPES, bench_broker, cpu_seconds, rss_peak_mb, save  # noqa: E402
+from bench.common import (  # noqa: E402
+    TYPES,
+    bench_broker,
+    cpu_seconds,
+    rss_peak_mb,
+    save,
+    start_servers,
+)
 from bench.counter import Counter  # noqa: E402
 from bench.modbus_scale import SERVER as MODBUS_SERVER  # noqa: E402
 from bench.modbus_scale import start_gerbang  # noqa: E402
 from gateway.config.types import parse_duration  # noqa: E402
-from tests.support.opcua_server import free_port  # noqa: E402
 
 S7_SERVER = """
 import sys, struct
@@ -133,26 +139,7 @@ class Farm:
             "s7": (S7_SERVER, 2 * words),
             "mc": (MC_SERVER, MC_STRIDE),
         }[protocol]
-        self.procs: list[tuple[subprocess.Popen[str], int]] = []
-        for _ in range(servers):
-            port = free_port()
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    script,
-                    str(REPO),
-                    str(port),
-                    str(self.per_server),
-                    str(size),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            self.procs.append((proc, port))
-        for proc, _ in self.procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "READY"
+        self.procs = start_servers(script, servers, self.per_server, size)
 
     def entry(self, n: int, signals: int, interval: str) -> dict[str, object]:
         """The gateway's entry for device `n`."""
