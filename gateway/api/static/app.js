@@ -259,6 +259,7 @@ function renderValues(force = false) {
   if (box.hidden || (editing() && force !== true)) return;
   const devices = Object.keys(state.values).sort();
   if (!devices.length) return box.replaceChildren(el("p", {}, t("values.none")));
+  const read = lastReads();
   box.replaceChildren(
     ...devices.map((device) =>
       el("div", { class: "card", "data-values": device },
@@ -271,7 +272,7 @@ function renderValues(force = false) {
                 el("td", {}, name),
                 el("td", { class: "num value" }, `${show(v.value)}${v.unit ? " " + v.unit : ""}`),
                 el("td", { class: `q-${v.quality}`, title: v.error || "" }, t(`quality.${v.quality}`)),
-                el("td", { class: "age" }, ...age(device, v)),
+                el("td", { class: "age" }, ...age(read[device], v)),
                 el("td", {}, sparkline([...((state.trends[device] || {})[name] || []), typeof v.value === "number" ? v.value : null])),
                 el("td", { class: "write-cell" }, writeControl(device, name, v.value)),
               ),
@@ -287,9 +288,12 @@ function renderValues(force = false) {
 // own time can be long past while its device was read a moment ago: say "unchanged" then, with
 // the device's last read, so that a steady value does not look stale.
 const UNCHANGED_AFTER_MS = 5000;
-function age(device, v) {
-  const d = state.status && state.status.devices.find((x) => x.id === device);
-  const read = d && d.state === "online" ? d.last_poll : null;
+function lastReads() {
+  const read = {}; // device -> its last read, while it is online
+  for (const d of (state.status && state.status.devices) || []) if (d.state === "online") read[d.id] = d.last_poll;
+  return read;
+}
+function age(read, v) {
   if (!read || !v.ts || v.quality === "bad" || read - v.ts < UNCHANGED_AFTER_MS) return [ago(v.ts)];
   return [ago(v.ts), " ", el("small", { class: "unchanged" }, t("values.unchanged", { ago: ago(read) }))];
 }
